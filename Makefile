@@ -1,0 +1,74 @@
+# rxlab — run `make help` for the targets. `make run` and `make test` set everything up themselves.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.rxlab-installed
+# Debian packages the project needs at run and test time (installed with apt-get when root).
+SYSTEM_PACKAGES := redis-server tesseract-ocr tesseract-ocr-eng postgresql
+PYTEST_ARGS ?=
+
+export OMP_THREAD_LIMIT := 1
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export YOLO_OFFLINE := 1
+export YOLO_AUTOINSTALL := false
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-16s %s\n", $$1, $$2}'
+
+.PHONY: system
+system: ## install the Debian packages (apt-get, when root) or say which are missing
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:" $$missing; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "missing Debian packages: $$missing — run: sudo apt-get install $$missing"; exit 1; fi; \
+	fi
+
+$(STAMP): requirements/dev.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements/dev.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	@touch $@
+
+.PHONY: setup
+setup: system $(STAMP) ## install everything run and test need (Debian packages, .venv, requirements)
+
+.PHONY: run
+run: setup ## run the whole cluster here, process the bundled samples, serve until Ctrl-C
+	$(BIN)/python -m services.cli cluster
+
+.PHONY: lint
+lint: setup ## ruff (lint + format check) and mypy --strict on shared/ and services/
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+.PHONY: test
+test: lint ## the whole suite: lint, type-check, unit and integration tests (real Redis, PostgreSQL, workers)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+.PHONY: test-unit
+test-unit: setup ## unit tests only
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+.PHONY: vocab
+vocab: setup ## build the vocabulary index from ../shared/vocab (or RXLAB_VOCAB_DIR)
+	$(BIN)/python -m services.cli vocab build
+
+.PHONY: lock
+lock: ## re-pin requirements/*.txt from requirements/*.in (uv pip compile)
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install -q uv
+	for f in requirements/*.in; do \
+	  $(BIN)/uv pip compile -q --python-version 3.11 "$$f" -o "$${f%.in}.txt" || exit 1; \
+	done
+
+.PHONY: clean
+clean: ## remove local state (var/: database, blobs, Redis data, logs)
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache
