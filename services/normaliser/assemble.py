@@ -1,0 +1,220 @@
+"""Assembling the coded result from tagged lines: patient, prescriber, date, medications, lab results.
+
+Parsing of strengths, SIG frequencies, durations, lab values, units and ranges is in :mod:`dosing` and
+:mod:`labvalues`; coding against RxNorm and LOINC in :mod:`vocabulary`. "No confident match" is an explicit
+outcome: the code stays null, and the document is routed to review with a reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from services.normaliser import dosing, labvalues
+from services.normaliser.vocabulary import VocabularyIndex
+from shared.contracts.extraction import (
+    ClinicalDrug,
+    Drug,
+    Duration,
+    ExtractionResult,
+    Frequency,
+    LabResult,
+    LabTest,
+    LabUnit,
+    LoincConcept,
+    Medication,
+    ModelVersions,
+    Patient,
+    Prescriber,
+    Quantity,
+    ReferenceRange,
+    RxNormConcept,
+)
+from shared.contracts.stages import TaggedLine
+
+REVIEW_THRESHOLD = 0.9
+_MONTHS = {
+    m: i + 1 for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"))
+}
+
+
+@dataclass
+class Groups:
+    medications: list[TaggedLine] = field(default_factory=list)
+    lab_results: list[TaggedLine] = field(default_factory=list)
+    patient: list[TaggedLine] = field(default_factory=list)
+    prescriber: list[TaggedLine] = field(default_factory=list)
+    dates: list[TaggedLine] = field(default_factory=list)
+
+
+def group_lines(lines: list[TaggedLine]) -> Groups:
+    """Lines by kind, in reading order (page, top, left)."""
+    groups = Groups()
+    targets = {
+        "medication": groups.medications,
+        "lab_result": groups.lab_results,
+        "patient": groups.patient,
+        "prescriber": groups.prescriber,
+        "date": groups.dates,
+    }
+    for line in sorted(lines, key=lambda ln: (ln.page, ln.bbox[1], ln.bbox[0])):
+        target = targets.get(line.kind)
+        if target is not None:
+            target.append(line)
+    return groups
+
+
+def _entity(lines: list[TaggedLine], label: str) -> str | None:
+    return next((e.text for line in lines for e in line.entities if e.label == label), None)
+
+
+def patient(lines: list[TaggedLine]) -> Patient:
+    """Name, age and sex from the patient lines."""
+    age_sex = _entity(lines, "AGE_SEX") or ""
+    age = re.search(r"\d{1,3}", age_sex)
+    sex = re.search(r"\b(m|f|male|female)\b", age_sex, re.IGNORECASE)
+    return Patient(
+        name=_entity(lines, "PATIENT_NAME"),
+        age=age.group(0) if age else None,
+        sex=sex.group(1)[0].upper() if sex else None,
+    )
+
+
+def prescriber(lines: list[TaggedLine]) -> Prescriber | None:
+    name, registration = _entity(lines, "PRESCRIBER"), _entity(lines, "REGISTRATION")
+    return Prescriber(name=name, registration=registration) if name or registration else None
+
+
+def parse_date(text: str | None) -> str | None:
+    """ISO date from ``dd/mm/yyyy`` (day first unless impossible), ``yyyy-mm-dd`` or ``12 Mar 2026``."""
+    if not text:
+        return None
+    numeric = re.fullmatch(r"(\d{1,4})[/.\-](\d{1,2})[/.\-](\d{2,4})", text.strip())
+    try:
+        if numeric:
+            a, b, c = (int(g) for g in numeric.groups())
+            if a > 31:
+                return date(a, b, c).isoformat()
+            year = c + 2000 if c < 100 else c
+            day, month = (b, a) if b > 12 >= a else (a, b)
+            return date(year, month, day).isoformat()
+        words = re.fullmatch(r"(\d{1,2})\s+([A-Za-z]{3})[A-Za-z]*,?\s+(\d{4})", text.strip())
+        if words and words.group(2).lower() in _MONTHS:
+            return date(int(words.group(3)), _MONTHS[words.group(2).lower()], int(words.group(1))).isoformat()
+    except ValueError:
+        return None
+    return None
+
+
+def medication(line: TaggedLine, *, vocabulary: VocabularyIndex) -> Medication:
+    """Parse and code one medication line."""
+    fields = dosing.parse_medication_line(text=line.text)
+    strength = (fields.strength.value, fields.strength.unit) if fields.strength else None
+    match = vocabulary.match_drug(text=fields.drug_text, strength=strength, form=fields.form)
+    confident = match is not None and match.score >= REVIEW_THRESHOLD
+    drug = Drug(
+        text=fields.drug_text,
+        rxnorm=RxNormConcept(rxcui=match.rxcui, name=match.name, tty=match.tty) if confident and match else None,
+        clinical_drug=(
+            ClinicalDrug(rxcui=match.scd_rxcui, name=match.scd_name)
+            if confident and match and match.scd_rxcui and match.scd_name
+            else None
+        ),
+        brand=match.brand if confident and match else None,
+    )
+    return Medication(
+        text=line.text,
+        drug=drug,
+        strength=Quantity(value=fields.strength.value, unit=fields.strength.unit) if fields.strength else None,
+        form=fields.form,
+        route=fields.route,
+        dose=Quantity(value=fields.dose.value, unit=fields.dose.unit) if fields.dose else None,
+        frequency=(
+            Frequency(
+                text=fields.frequency.text,
+                per_day=fields.frequency.per_day,
+                timing_code=fields.frequency.timing_code,
+                as_needed=fields.frequency.as_needed,
+            )
+            if fields.frequency
+            else None
+        ),
+        duration=Duration(value=fields.duration.value, unit=fields.duration.unit) if fields.duration else None,
+        quantity=fields.quantity,
+        confidence=round(match.score, 4) if match else 0.0,
+        page=line.page,
+        bbox=line.bbox,
+    )
+
+
+def lab_result(line: TaggedLine, *, vocabulary: VocabularyIndex, sex: str | None) -> LabResult:
+    """Parse and code one lab-result line."""
+    test_text = _entity([line], "TEST") or line.text
+    value = labvalues.parse_value(text=_entity([line], "VALUE") or "")
+    unit_text = _entity([line], "UNIT")
+    unit = labvalues.parse_unit(text=unit_text) if unit_text else None
+    range_text = _entity([line], "REF_RANGE")
+    reference = labvalues.parse_reference_range(text=range_text, sex=sex) if range_text else None
+    match = vocabulary.match_lab_test(text=test_text, unit=unit.ucum if unit else None)
+    confident = match is not None and match.score >= REVIEW_THRESHOLD
+    flag = labvalues.derive_flag(value=value.value, reference_range=reference, printed_flag=_entity([line], "FLAG"))
+    return LabResult(
+        text=line.text,
+        test=LabTest(
+            text=test_text, loinc=LoincConcept(code=match.code, name=match.name) if confident and match else None
+        ),
+        value=value.value,
+        value_text=value.value_text,
+        unit=LabUnit(text=unit.text, ucum=unit.ucum) if unit else None,
+        reference_range=(
+            ReferenceRange(low=reference.low, high=reference.high, text=reference.text) if reference else None
+        ),
+        flag=flag,
+        confidence=round(match.score, 4) if match else 0.0,
+        page=line.page,
+        bbox=line.bbox,
+    )
+
+
+def review_reasons(medications: list[Medication], lab_results: list[LabResult], document_type: str) -> list[str]:
+    """Why a person should look at this extraction (empty when nothing is uncertain)."""
+    reasons = []
+    if document_type == "unknown":
+        reasons.append("document type not recognised")
+    for index, item in enumerate(medications, start=1):
+        if item.drug.rxnorm is None:
+            reasons.append(f"medication {index}: no confident RxNorm match")
+    for index, lab in enumerate(lab_results, start=1):
+        if lab.test.loinc is None:
+            reasons.append(f"lab result {index}: no confident LOINC match")
+        if lab.value is None and not lab.value_text:
+            reasons.append(f"lab result {index}: no value read")
+    if document_type != "unknown" and not medications and not lab_results:
+        reasons.append("no medication or lab result found")
+    return reasons
+
+
+def result(
+    *,
+    document_id: str,
+    document_type: str,
+    groups: Groups,
+    medications: list[Medication],
+    lab_results: list[LabResult],
+    model_versions: ModelVersions,
+) -> ExtractionResult:
+    """The rxlab.extraction/v1 document."""
+    reasons = review_reasons(medications, lab_results, document_type)
+    return ExtractionResult(
+        document_id=document_id,
+        document_type=document_type,
+        patient=patient(groups.patient),
+        prescriber=prescriber(groups.prescriber),
+        document_date=parse_date(_entity(groups.dates, "DATE")),
+        medications=medications,
+        lab_results=lab_results,
+        needs_review=bool(reasons),
+        review_reasons=reasons,
+        model_versions=model_versions,
+    )

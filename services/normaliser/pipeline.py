@@ -1,0 +1,77 @@
+"""Normalise stage: turn tagged lines into the coded rxlab.extraction/v1 result.
+
+preprocess: group the tagged lines by kind; infer: parse and code every medication and lab result against the
+vocabulary index (loaded once per process); postprocess: assemble the result, with review reasons for anything
+uncertain. The final transaction of the stage appends the items to the patient's repository
+(:func:`services.normaliser.repository.write_records`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from services.normaliser import assemble
+from services.normaliser.vocabulary import VocabularyIndex, build_index
+from shared.contracts.extraction import ModelVersions
+from shared.contracts.names import Stage
+from shared.contracts.stages import DetectOutput, NormaliseOutput, OcrOutput, TagOutput
+from shared.settings import get_settings
+from shared.stage_runner import StageInput
+from shared.timing import StepTimer
+
+log = logging.getLogger(__name__)
+VERSION = "normaliser-1"
+_lock = threading.Lock()
+_index: VocabularyIndex | None = None
+
+
+def get_vocabulary() -> VocabularyIndex:
+    """The vocabulary index of this process (built from RXLAB_VOCAB_DIR on first use if missing)."""
+    global _index  # noqa: PLW0603 - one read-only index per process
+    with _lock:
+        if _index is None:
+            settings = get_settings()
+            if not settings.vocab_index.exists():
+                log.warning("vocabulary index missing; building it from %s", settings.vocab_dir)
+                build_index(
+                    rxnorm=settings.vocab_dir / "rxnorm", loinc=settings.vocab_dir / "loinc", out=settings.vocab_index
+                )
+            _index = VocabularyIndex.open(settings.vocab_index)
+        return _index
+
+
+def warm_up() -> None:
+    """Open the vocabulary index once in this process."""
+    get_vocabulary()
+
+
+def run(stage_input: StageInput) -> NormaliseOutput:
+    """Code and assemble the document's extraction."""
+    timer = StepTimer()
+    vocabulary = get_vocabulary()
+    detect: DetectOutput = stage_input.output(Stage.DETECT, DetectOutput)
+    ocr: OcrOutput = stage_input.output(Stage.OCR, OcrOutput)
+    tag: TagOutput = stage_input.output(Stage.TAG, TagOutput)
+    with timer.step("preprocess"):
+        groups = assemble.group_lines(tag.lines)
+    with timer.step("infer"):
+        medications = [assemble.medication(line, vocabulary=vocabulary) for line in groups.medications]
+        sex = assemble.patient(groups.patient).sex
+        labs = [assemble.lab_result(line, vocabulary=vocabulary, sex=sex) for line in groups.lab_results]
+    with timer.step("postprocess"):
+        versions = ModelVersions(
+            detector=detect.model_version,
+            ocr=ocr.model_version,
+            tagger=tag.model_version,
+            vocabulary=vocabulary.version,
+        )
+        result = assemble.result(
+            document_id=stage_input.document_id,
+            document_type=tag.document_type,
+            groups=groups,
+            medications=medications,
+            lab_results=labs,
+            model_versions=versions,
+        )
+    return NormaliseOutput(model_version=VERSION, result=result, timings=timer.timings())

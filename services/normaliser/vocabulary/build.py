@@ -1,0 +1,246 @@
+"""Building the vocabulary index: RxNorm and LOINC source files → one SQLite file the workers open read-only.
+
+Sources (``../shared/vocab``, see each folder's ``SOURCE.txt``): the RxNorm prescribable subset as JSON per letter
+(ingredient → SCDC → SCD → SBD → BN) and the LOINC flowsheet tables (``*.csv``). The index holds, per drug concept,
+the searchable terms (ingredient, salt and brand names, each resolved to the ingredient it codes as) and the
+single-ingredient clinical drugs with their parsed strength and dose form; per LOINC code, its names as labs print
+them and its example UCUM unit. The file is written beside its final path and renamed into place, so processes that
+build it at the same time never see half an index.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from services.normaliser.vocabulary.terms import normalise_term, printed_lab_names
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE concept (rxcui TEXT PRIMARY KEY, name TEXT NOT NULL, tty TEXT NOT NULL);
+CREATE TABLE drug_term (term TEXT NOT NULL, kind TEXT NOT NULL, rxcui TEXT NOT NULL, name TEXT NOT NULL,
+                        target_rxcui TEXT NOT NULL, PRIMARY KEY (term, kind, rxcui, target_rxcui));
+CREATE TABLE clinical_drug (rxcui TEXT NOT NULL, name TEXT NOT NULL, ingredient_rxcui TEXT NOT NULL,
+                            strength_value REAL NOT NULL, strength_unit TEXT NOT NULL, form TEXT,
+                            PRIMARY KEY (rxcui, ingredient_rxcui));
+CREATE TABLE brand_drug (brand_rxcui TEXT NOT NULL, scd_rxcui TEXT NOT NULL, PRIMARY KEY (brand_rxcui, scd_rxcui));
+CREATE TABLE loinc (code TEXT PRIMARY KEY, name TEXT NOT NULL, ucum TEXT, rows INTEGER NOT NULL);
+CREATE TABLE loinc_term (term TEXT NOT NULL, code TEXT NOT NULL, PRIMARY KEY (term, code));
+"""
+
+#: RxNorm dose forms → the form words of docs/conventions.md (unlisted forms keep ``form`` null).
+DOSE_FORMS: dict[str, str] = {
+    "Oral Tablet": "tablet",
+    "Extended Release Oral Tablet": "tablet",
+    "Delayed Release Oral Tablet": "tablet",
+    "Chewable Tablet": "tablet",
+    "Disintegrating Oral Tablet": "tablet",
+    "Sublingual Tablet": "tablet",
+    "Effervescent Oral Tablet": "tablet",
+    "Oral Capsule": "capsule",
+    "Extended Release Oral Capsule": "capsule",
+    "Delayed Release Oral Capsule": "capsule",
+    "Oral Solution": "solution",
+    "Oral Syrup": "syrup",
+    "Oral Suspension": "suspension",
+    "Injection": "injection",
+    "Injectable Solution": "injection",
+    "Injectable Suspension": "injection",
+    "Prefilled Syringe": "injection",
+    "Auto-Injector": "injection",
+    "Cartridge": "injection",
+    "Pen Injector": "injection",
+    "Topical Cream": "cream",
+    "Vaginal Cream": "cream",
+    "Topical Ointment": "ointment",
+    "Ophthalmic Ointment": "ointment",
+    "Topical Gel": "gel",
+    "Ophthalmic Solution": "drops",
+    "Ophthalmic Suspension": "drops",
+    "Otic Solution": "drops",
+    "Otic Suspension": "drops",
+    "Nasal Spray": "spray",
+    "Metered Dose Nasal Spray": "spray",
+    "Topical Spray": "spray",
+    "Metered Dose Inhaler": "inhaler",
+    "Dry Powder Inhaler": "inhaler",
+    "Inhalation Powder": "inhaler",
+    "Transdermal System": "patch",
+    "Topical Lotion": "lotion",
+    "Oral Powder": "powder",
+    "Topical Powder": "powder",
+}
+#: RxNorm strength units → UCUM as docs/conventions.md writes them.
+STRENGTH_UNITS: dict[str, str] = {
+    "MG": "mg",
+    "MCG": "ug",
+    "G": "g",
+    "ML": "mL",
+    "MG/ML": "mg/mL",
+    "MCG/ML": "ug/mL",
+    "UNT": "[iU]",
+    "UNT/ML": "[iU]/mL",
+    "MEQ": "meq",
+    "MEQ/ML": "meq/mL",
+    "%": "%",
+    "MG/ACTUAT": "mg/{actuat}",
+    "MCG/ACTUAT": "ug/{actuat}",
+}
+_SCD_NAME = re.compile(r"^(?P<ingredient>[^/]+?) (?P<value>\d+(?:\.\d+)?) (?P<unit>\S+) (?P<form>[A-Z][A-Za-z\- ]+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicalDrugRow:
+    rxcui: str
+    name: str
+    ingredient_rxcui: str
+    strength_value: float
+    strength_unit: str
+    form: str | None
+
+
+def parse_clinical_drug(*, name: str, rxcui: str, ingredient_rxcui: str) -> ClinicalDrugRow | None:
+    """Strength and form of a single-ingredient SCD name ("metformin hydrochloride 500 MG Oral Tablet").
+
+    Returns:
+        The parsed row, or None for combinations, packs and strengths in units the contract does not use.
+    """
+    match = _SCD_NAME.match(name)
+    if match is None or match.group("unit") not in STRENGTH_UNITS:
+        return None
+    return ClinicalDrugRow(
+        rxcui=rxcui,
+        name=name,
+        ingredient_rxcui=ingredient_rxcui,
+        strength_value=float(match.group("value")),
+        strength_unit=STRENGTH_UNITS[match.group("unit")],
+        form=DOSE_FORMS.get(match.group("form")),
+    )
+
+
+def build_index(*, rxnorm: Path, loinc: Path, out: Path) -> str:
+    """Build the index at ``out`` from the RxNorm JSON folder and the LOINC CSV folder.
+
+    Returns:
+        The vocabulary version: a digest of the source files' bytes, named in every result's ``model_versions``.
+
+    Raises:
+        FileNotFoundError: a source folder is missing or holds no source files.
+    """
+    rx_files = sorted(rxnorm.glob("*.json"))
+    lab_files = sorted(loinc.glob("*.csv"))
+    if not rx_files or not lab_files:
+        raise FileNotFoundError(f"no RxNorm JSON under {rxnorm} or no LOINC CSV under {loinc} (set RXLAB_VOCAB_DIR)")
+    version = _version(rx_files + lab_files)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
+    partial.unlink(missing_ok=True)
+    try:
+        with sqlite3.connect(partial) as db:
+            db.executescript(SCHEMA)
+            db.execute("INSERT INTO meta VALUES ('version', ?)", (version,))
+            _load_rxnorm(db, _ingredients(rx_files))
+            _load_loinc(db, _lab_rows(lab_files))
+        db.close()
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+    log.info("vocabulary index %s built at %s", version, out)
+    return version
+
+
+def _version(files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return f"vocab-{digest.hexdigest()[:12]}"
+
+
+def _ingredients(files: Iterable[Path]) -> Iterator[dict[str, Any]]:
+    for path in files:
+        yield from json.loads(path.read_text(encoding="utf-8"))
+
+
+def _load_rxnorm(db: sqlite3.Connection, ingredients: Iterable[dict[str, Any]]) -> None:
+    entries = list(ingredients)
+    ingredient_of_scdc: dict[str, tuple[str, str]] = {}
+    for entry in entries:
+        if entry["TTY"] == "IN":
+            for scdc in entry["SCDCs"]:
+                ingredient_of_scdc.setdefault(scdc["RXCUI"], (entry["RXCUI"], entry["Name"]))
+    for entry in entries:
+        target = _coding_concept(entry, ingredient_of_scdc)
+        if target is None:
+            continue
+        target_rxcui, target_name, target_tty = target
+        db.execute("INSERT OR IGNORE INTO concept VALUES (?, ?, ?)", (target_rxcui, target_name, target_tty))
+        _insert_term(db, term=entry["Name"], kind=entry["TTY"], rxcui=entry["RXCUI"], target=target_rxcui)
+        if entry["TTY"] == "IN":
+            _load_products(db, entry)
+
+
+def _coding_concept(
+    entry: dict[str, Any], ingredient_of_scdc: dict[str, tuple[str, str]]
+) -> tuple[str, str, str] | None:
+    """The concept a name codes as: an IN or MIN itself, a salt (PIN) its ingredient (the IN sharing its SCDCs)."""
+    if entry["TTY"] in {"IN", "MIN"}:
+        return entry["RXCUI"], entry["Name"], entry["TTY"]
+    for scdc in entry["SCDCs"]:
+        if scdc["RXCUI"] in ingredient_of_scdc:
+            rxcui, name = ingredient_of_scdc[scdc["RXCUI"]]
+            return rxcui, name, "IN"
+    return None
+
+
+def _load_products(db: sqlite3.Connection, entry: dict[str, Any]) -> None:
+    """The single-ingredient clinical drugs of an IN and the brands they are sold under."""
+    for scdc in entry["SCDCs"]:
+        for scd in scdc["SCDs"]:
+            row = parse_clinical_drug(name=scd["Name"], rxcui=scd["RXCUI"], ingredient_rxcui=entry["RXCUI"])
+            if row is None:
+                continue
+            db.execute(
+                "INSERT OR IGNORE INTO clinical_drug VALUES (?, ?, ?, ?, ?, ?)",
+                (row.rxcui, row.name, row.ingredient_rxcui, row.strength_value, row.strength_unit, row.form),
+            )
+            for sbd in scd.get("SBDs", []):
+                for brand in sbd.get("BNs", []):
+                    _insert_term(db, term=brand["Name"], kind="BN", rxcui=brand["RXCUI"], target=entry["RXCUI"])
+                    db.execute("INSERT OR IGNORE INTO brand_drug VALUES (?, ?)", (brand["RXCUI"], row.rxcui))
+
+
+def _insert_term(db: sqlite3.Connection, *, term: str, kind: str, rxcui: str, target: str) -> None:
+    db.execute(
+        "INSERT OR IGNORE INTO drug_term VALUES (?, ?, ?, ?, ?)", (normalise_term(term), kind, rxcui, term, target)
+    )
+
+
+def _lab_rows(files: Iterable[Path]) -> Iterator[dict[str, str]]:
+    for path in files:
+        with path.open(encoding="utf-8", newline="") as handle:
+            yield from (row for row in csv.DictReader(handle) if row.get("LOINC", "").strip())
+
+
+def _load_loinc(db: sqlite3.Connection, rows: Iterable[dict[str, str]]) -> None:
+    for row in rows:
+        code = row["LOINC"].strip()
+        ucum = row.get("UCUM_EX", "").strip() or None
+        db.execute(
+            "INSERT INTO loinc VALUES (?, ?, ?, 1) ON CONFLICT (code) DO UPDATE SET rows = rows + 1,"
+            " ucum = coalesce(loinc.ucum, excluded.ucum)",
+            (code, row["LONG_COMMON_NAME"].strip(), ucum),
+        )
+        for name in printed_lab_names(row):
+            db.execute("INSERT OR IGNORE INTO loinc_term VALUES (?, ?)", (name, code))
