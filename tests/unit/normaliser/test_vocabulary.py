@@ -1,0 +1,156 @@
+"""The vocabulary index over the team's real RxNorm and LOINC files (../shared/vocab).
+
+Expected codes are read from the source files in the test, never written from memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.normaliser.vocabulary import VocabularyIndex, build_index
+from services.normaliser.vocabulary.build import parse_clinical_drug
+from services.normaliser.vocabulary.terms import lab_key, normalise_term
+from shared.settings import Settings
+
+VOCAB = Settings().vocab_dir
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> VocabularyIndex:
+    out = tmp_path_factory.mktemp("vocab") / "vocab.sqlite3"
+    build_index(rxnorm=VOCAB / "rxnorm", loinc=VOCAB / "loinc", out=out)
+    return VocabularyIndex.open(out)
+
+
+def rxnorm_entry(name: str) -> dict[str, Any]:
+    """The ingredient record called ``name`` in the RxNorm JSON files."""
+    for entry in json.loads((VOCAB / "rxnorm" / f"{name[0].upper()}.json").read_text()):
+        if entry["Name"] == name:
+            return dict(entry)
+    raise LookupError(name)
+
+
+def scd(entry: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(s for c in entry["SCDCs"] for s in c["SCDs"] if s["Name"] == name)
+
+
+def loinc_row(code: str) -> dict[str, str]:
+    with (VOCAB / "loinc" / "h17.csv").open(newline="") as handle:
+        return next(row for row in csv.DictReader(handle) if row["LOINC"] == code)
+
+
+def test_generic_name_codes_as_ingredient_with_its_clinical_drug(index: VocabularyIndex) -> None:
+    metformin = rxnorm_entry("metformin")
+    tablet = scd(metformin, "metformin hydrochloride 500 MG Oral Tablet")
+    match = index.match_drug(text="Metformin", strength=(500, "mg"), form="tablet")
+    assert match is not None
+    assert (match.rxcui, match.name, match.tty) == (metformin["RXCUI"], "metformin", "IN")
+    assert (match.scd_rxcui, match.scd_name) == (tablet["RXCUI"], tablet["Name"])
+    assert match.brand is None
+    assert match.score == 1.0
+
+
+def test_salt_name_codes_as_its_ingredient(index: VocabularyIndex) -> None:
+    losartan = rxnorm_entry("losartan")
+    match = index.match_drug(text="Losartan Potassium", strength=(50, "mg"), form="tablet")
+    assert match is not None
+    assert (match.rxcui, match.tty) == (losartan["RXCUI"], "IN")
+    assert match.scd_name == "losartan potassium 50 MG Oral Tablet"
+    assert index.match_drug(text="Metformin HCl", strength=None, form=None).rxcui == rxnorm_entry("metformin")["RXCUI"]  # type: ignore[union-attr]
+
+
+def test_brand_beside_generic_gives_brand_and_ingredient(index: VocabularyIndex) -> None:
+    match = index.match_drug(text="Glucophage (Metformin)", strength=(500, "mg"), form="tablet")
+    assert match is not None
+    assert match.rxcui == rxnorm_entry("metformin")["RXCUI"]
+    assert match.brand == "Glucophage"
+    assert match.scd_name == "metformin hydrochloride 500 MG Oral Tablet"
+
+
+def test_combination_codes_as_multiple_ingredient_concept(index: VocabularyIndex) -> None:
+    combination = rxnorm_entry("metformin / sitagliptin")
+    match = index.match_drug(text="Sitagliptin + Metformin", strength=None, form=None)
+    assert match is not None
+    assert (match.rxcui, match.tty) == (combination["RXCUI"], "MIN")
+    assert match.scd_rxcui is None
+
+
+def test_clinical_drug_needs_a_unique_strength_and_form(index: VocabularyIndex) -> None:
+    assert index.match_drug(text="Metformin", strength=None, form="tablet").scd_rxcui is None  # type: ignore[union-attr]
+    assert index.match_drug(text="Metformin", strength=(123, "mg"), form="tablet").scd_rxcui is None  # type: ignore[union-attr]
+    released = index.match_drug(text="Omeprazole", strength=(20, "mg"), form="capsule")
+    assert released is not None
+    assert released.scd_name == "omeprazole 20 MG Delayed Release Oral Capsule"
+
+
+def test_ocr_damaged_name_scores_below_one_and_unknown_name_is_none(index: VocabularyIndex) -> None:
+    damaged = index.match_drug(text="Metfornin", strength=(500, "mg"), form="tablet")
+    assert damaged is not None
+    assert damaged.rxcui == rxnorm_entry("metformin")["RXCUI"]
+    assert 0.75 <= damaged.score < 0.9
+    assert index.match_drug(text="Zzqxv Kplrt", strength=None, form=None) is None
+
+
+@pytest.mark.parametrize(
+    ("printed", "unit", "code"),
+    [
+        ("Haemoglobin", "g/dL", "718-7"),
+        ("Serum Creatinine", "mg/dL", "2160-0"),
+        ("HDL Cholesterol", "mg/dL", "2085-9"),
+        ("Total Cholesterol", "mg/dL", "2093-3"),
+        ("Total Leucocyte Count", "10*3/uL", "26464-8"),
+    ],
+)
+def test_printed_lab_names_code_to_loinc(index: VocabularyIndex, printed: str, unit: str, code: str) -> None:
+    row = loinc_row(code)  # the code and its name are read from the flowsheet file
+    match = index.match_lab_test(text=printed, unit=unit)
+    assert match is not None
+    assert (match.code, match.name) == (row["LOINC"], row["LONG_COMMON_NAME"])
+    assert match.score == 1.0
+
+
+def test_unit_chooses_between_mass_and_molar_codes(index: VocabularyIndex) -> None:
+    mass = index.match_lab_test(text="Phosphorus", unit="mg/dL")
+    molar = index.match_lab_test(text="Phosphorus", unit="mmol/L")
+    assert mass is not None and molar is not None
+    assert (mass.code, molar.code) == (loinc_row("2777-1")["LOINC"], loinc_row("14879-1")["LOINC"])
+
+
+def test_keys_ignore_order_case_and_specimen_words() -> None:
+    assert lab_key("Cholesterol in HDL") == lab_key("HDL cholesterol") == lab_key("HDLc SerPl-mCnc")
+    assert normalise_term("Sitagliptin + Metformin") == normalise_term("metformin / sitagliptin")
+    assert normalise_term("Metformin HCl") == normalise_term("metformin hydrochloride")
+
+
+def test_clinical_drug_names_parse_to_strength_and_form() -> None:
+    row = parse_clinical_drug(name="metformin hydrochloride 500 MG Oral Tablet", rxcui="1", ingredient_rxcui="2")
+    assert row is not None
+    assert (row.strength_value, row.strength_unit, row.form) == (500.0, "mg", "tablet")
+    assert (
+        parse_clinical_drug(name="macitentan 10 MG / tadalafil 20 MG Oral Tablet", rxcui="1", ingredient_rxcui="2")
+        is None
+    )
+
+
+def test_build_is_atomic_and_versioned_by_content(tmp_path: Path) -> None:
+    rxnorm, loinc = tmp_path / "rxnorm", tmp_path / "loinc"
+    rxnorm.mkdir()
+    loinc.mkdir()
+    (rxnorm / "M.json").write_text(json.dumps([rxnorm_entry("metformin")]))
+    (loinc / "h17.csv").write_text((VOCAB / "loinc" / "h17.csv").read_text())
+    out = tmp_path / "index.sqlite3"
+    first = build_index(rxnorm=rxnorm, loinc=loinc, out=out)
+    assert build_index(rxnorm=rxnorm, loinc=loinc, out=out) == first
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")] == []
+    with sqlite3.connect(out) as db:
+        assert db.execute("SELECT value FROM meta").fetchone() == (first,)
+    with pytest.raises(FileNotFoundError):
+        build_index(rxnorm=tmp_path / "missing", loinc=loinc, out=out)
+    (rxnorm / "O.json").write_text(json.dumps([rxnorm_entry("omeprazole")]))
+    assert build_index(rxnorm=rxnorm, loinc=loinc, out=out) != first

@@ -1,0 +1,55 @@
+"""The interim rule tagger: line kinds, entities and document type."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.tagger.rules import document_type, tag_line
+from shared.contracts.stages import TextLine
+
+
+def tag(text: str) -> tuple[str, list[tuple[str, str]]]:
+    line = tag_line(TextLine(page=1, text=text, bbox=(0, 0, 1, 1), confidence=1.0))
+    return line.kind, [(e.label, e.text) for e in line.entities]
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Tab. Metformin 500 mg 1-0-1 x 30 days", "medication"),
+        ("Cap Omeprazole 20mg OD before food x 14 days", "medication"),
+        ("Lisinopril 10 mg tablet, Sig: 1 tab PO daily, Disp #30, Refills 2", "medication"),
+        ("Hemoglobin 11.2 L g/dL 13.0 - 17.0", "lab_result"),
+        ("Thank you for visiting", "other"),
+    ],
+)
+def test_line_kinds(text: str, kind: str) -> None:
+    assert tag(text)[0] == kind
+
+
+def test_lab_row_entities() -> None:
+    assert tag("Total Cholesterol 245 H mg/dL < 200") == (
+        "lab_result",
+        [("TEST", "Total Cholesterol"), ("VALUE", "245"), ("FLAG", "H"), ("UNIT", "mg/dL"), ("REF_RANGE", "< 200")],
+    )
+
+
+def test_patient_and_prescriber_lines() -> None:
+    assert tag("Patient Name: Ravi Kumar  Age: 45 Y / M") == (
+        "patient",
+        [("PATIENT_NAME", "Ravi Kumar"), ("AGE_SEX", "45 Y / M")],
+    )
+    assert tag("Dr. Anita Sharma, MBBS")[1] == [("PRESCRIBER", "Dr. Anita Sharma")]
+
+
+def test_document_type_from_lines() -> None:
+    rx = [
+        tag_line(TextLine(page=1, text=t, bbox=(0, 0, 1, 1), confidence=1.0)) for t in ["Rx", "Tab. Dolo 650 mg 1-0-1"]
+    ]
+    lab = [
+        tag_line(TextLine(page=1, text=t, bbox=(0, 0, 1, 1), confidence=1.0))
+        for t in ["Laboratory report", "Hemoglobin 13.1 g/dL 13.0 - 17.0", "WBC 7.2 10^3/uL 4.0 - 11.0"]
+    ]
+    assert document_type(rx) == "prescription"
+    assert document_type(lab) == "lab_report"
+    assert document_type([]) == "unknown"
