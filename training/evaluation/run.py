@@ -1,0 +1,227 @@
+"""``make eval``: run the complete in-process pipeline over a corpus split and print the figures.
+
+For clean and degraded pages separately: document-type accuracy, precision/recall/F1 per field, the count of
+confidently wrong codes, OCR character error rate on the detected regions, detector mAP50 / mAP50-95 per class, and
+per-stage latency p50/p95. Writes ``reports/eval.json`` and a chart ``reports/eval.png``.
+
+Usage: ``python -m training.evaluation.run --corpus data/corpus --split test``
+(any folder of ``<doc>/original.* + truth.json`` works).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rapidfuzz.distance import Levenshtein
+
+from services import inprocess
+from shared.contracts.names import Stage
+from shared.pages import PageLimits
+from training.evaluation.detection import Box, mean_ap
+from training.evaluation.scoring import DocumentScore, iou, merge, score_document
+
+CONDITIONS = ("clean", "degraded")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=Path("data/corpus"))
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--limit", type=int, default=0, help="at most this many documents (0: all)")
+    parser.add_argument("--out", type=Path, default=Path("reports/eval.json"))
+    parser.add_argument("--chart", type=Path, default=Path("reports/eval.png"))
+    args = parser.parse_args(argv)
+    folder = args.corpus / args.split if (args.corpus / args.split).is_dir() else args.corpus
+    documents = sorted(p.parent for p in folder.glob("*/truth.json"))[: args.limit or None]
+    if not documents:
+        print(f"no documents with truth.json under {folder}; run `make corpus` first", file=sys.stderr)
+        return 2
+    report = evaluate(documents)
+    report["corpus"] = str(folder)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    print_report(report)
+    draw_chart(report, args.chart)
+    print(f"\nwrote {args.out} and {args.chart}")
+    return 0
+
+
+def evaluate(documents: list[Path]) -> dict[str, Any]:
+    """Run and score every document; aggregate per condition."""
+    inprocess.warm_up()
+    limits = PageLimits()
+    per_condition: dict[str, dict[str, Any]] = {c: _bucket() for c in CONDITIONS}
+    started = time.perf_counter()
+    for index, folder in enumerate(documents, start=1):
+        truth = json.loads((folder / "truth.json").read_text())
+        bucket = per_condition[truth.get("condition", "clean")]
+        original = next(folder.glob("original.*"))
+        tick = time.perf_counter()
+        extraction = inprocess.extract(data=original.read_bytes(), limits=limits, document_id=truth["doc_id"])
+        bucket["latency"]["document"].append((time.perf_counter() - tick) * 1000)
+        _collect(bucket, truth, extraction)
+        print(f"\r[{index}/{len(documents)}] {folder.name}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    return {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}",
+        "documents": len(documents),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "model_versions": extraction.result.model_versions.model_dump(),
+        "conditions": {c: _summarise(b) for c, b in per_condition.items() if b["scores"]},
+    }
+
+
+def _bucket() -> dict[str, Any]:
+    return {
+        "scores": [],
+        "cer": [0, 0],
+        "pred_boxes": [],
+        "true_boxes": [],
+        "classes": set(),
+        "latency": defaultdict(list),
+    }
+
+
+def _collect(bucket: dict[str, Any], truth: dict[str, Any], extraction: inprocess.Extraction) -> None:
+    bucket["scores"].append(score_document(predicted=extraction.result.to_json_dict(), truth=truth["expected"]))
+    detect = extraction.outputs[Stage.DETECT]
+    ocr = extraction.outputs[Stage.OCR]
+    for stage, output in extraction.outputs.items():
+        bucket["latency"][stage.value].append(output.timings.total_ms)
+    for page in truth["pages"]:
+        number = page["page"]
+        predicted_page = next(p for p in detect.pages if p.page == number)
+        bucket["pred_boxes"].append([Box(r.cls, r.bbox, r.confidence) for r in predicted_page.regions])
+        bucket["true_boxes"].append([Box(r["cls"], tuple(r["bbox"])) for r in page["regions"]])
+        bucket["classes"].update(r["cls"] for r in page["regions"])
+        read = [line for line in ocr.lines if line.page == number]
+        for line in page["lines"]:
+            errors, chars = line_errors(line["text"], line["bbox"], read)
+            bucket["cer"][0] += errors
+            bucket["cer"][1] += chars
+
+
+def line_errors(text: str, bbox: Sequence[float], read: Sequence[Any]) -> tuple[int, int]:
+    """Edit distance between a truth line and the OCR words that fall inside its box (and its length)."""
+    words = [
+        word.text
+        for line in sorted(read, key=lambda ln: (ln.bbox[1], ln.bbox[0]))
+        for word in line.words
+        if _center_inside(word.bbox, bbox) or iou(word.bbox, bbox) > 0.5
+    ]
+    return Levenshtein.distance(" ".join(words), text), len(text)
+
+
+def _center_inside(inner: Sequence[float], outer: Sequence[float]) -> bool:
+    cx, cy = (inner[0] + inner[2]) / 2, (inner[1] + inner[3]) / 2
+    return outer[0] <= cx <= outer[2] and outer[1] <= cy <= outer[3]
+
+
+def _summarise(bucket: dict[str, Any]) -> dict[str, Any]:
+    scores: list[DocumentScore] = bucket["scores"]
+    errors, chars = bucket["cer"]
+    return {
+        **merge(scores),
+        "ocr_cer": round(errors / chars, 4) if chars else None,
+        "detector": mean_ap(
+            predictions=bucket["pred_boxes"], truths=bucket["true_boxes"], classes=sorted(bucket["classes"])
+        ),
+        "latency_ms": {stage: _percentiles(values) for stage, values in bucket["latency"].items()},
+    }
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return {"p50": round(ordered[0], 1), "p95": round(ordered[0], 1), "n": 1}
+    cuts = statistics.quantiles(ordered, n=20, method="inclusive")
+    return {"p50": round(statistics.median(ordered), 1), "p95": round(cuts[18], 1), "n": len(ordered)}
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """Print the figures as tables, one column per condition."""
+    conditions = list(report["conditions"])
+    rows = report["conditions"]
+    print(f"\nrxlab eval — {report['documents']} documents, {report['wall_seconds']} s, {report['machine']}")
+    print(f"models: {report['model_versions']}")
+    print(f"\n{'':28}" + "".join(f"{c:>22}" for c in conditions))
+    print(f"{'documents':28}" + "".join(f"{rows[c]['documents']:>22}" for c in conditions))
+    print(f"{'document-type accuracy':28}" + "".join(f"{rows[c]['document_type_accuracy']:>22}" for c in conditions))
+    print(f"{'OCR CER (detected regions)':28}" + "".join(f"{rows[c]['ocr_cer']!s:>22}" for c in conditions))
+    print(f"{'confidently wrong codes':28}" + "".join(f"{rows[c]['confidently_wrong_codes']:>22}" for c in conditions))
+    print("\nfield F1 (precision / recall)")
+    for name in rows[conditions[0]]["fields"]:
+        cells = []
+        for c in conditions:
+            f = rows[c]["fields"].get(name)
+            cells.append(f"{f['f1']:.3f} ({f['precision']:.2f}/{f['recall']:.2f})" if f else "-")
+        print(f"  {name:26}" + "".join(f"{cell:>22}" for cell in cells))
+    print("\ndetector mAP50 / mAP50-95")
+    for cls in rows[conditions[0]]["detector"]:
+        cells = [_map_cell(rows[c]["detector"].get(cls)) for c in conditions]
+        print(f"  {cls:26}" + "".join(f"{cell:>22}" for cell in cells))
+    print("\nlatency ms p50 / p95")
+    for stage in rows[conditions[0]]["latency_ms"]:
+        cells = [
+            f"{rows[c]['latency_ms'][stage]['p50']} / {rows[c]['latency_ms'][stage]['p95']}"
+            if stage in rows[c]["latency_ms"]
+            else "-"
+            for c in conditions
+        ]
+        print(f"  {stage:26}" + "".join(f"{cell:>22}" for cell in cells))
+
+
+def _map_cell(row: dict[str, float | None] | None) -> str:
+    if not row or row["map50"] is None:
+        return "-"
+    return f"{row['map50']:.3f} / {row['map50_95']:.3f}"
+
+
+def draw_chart(report: dict[str, Any], path: Path) -> None:
+    """Per-field F1 by condition, and latency by stage, in one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    conditions = list(report["conditions"])
+    fields = list(report["conditions"][conditions[0]]["fields"])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5), gridspec_kw={"width_ratios": [3, 1]})
+    width = 0.8 / len(conditions)
+    for k, condition in enumerate(conditions):
+        values = [report["conditions"][condition]["fields"].get(f, {}).get("f1", 0.0) for f in fields]
+        left.bar([i + k * width for i in range(len(fields))], values, width, label=condition)
+    left.set_xticks(
+        [i + width * (len(conditions) - 1) / 2 for i in range(len(fields))], fields, rotation=45, ha="right"
+    )
+    left.set_ylim(0, 1.05)
+    left.set_ylabel("F1")
+    left.set_title("field F1")
+    left.legend()
+    stages = [s for s in report["conditions"][conditions[0]]["latency_ms"] if s != "document"]
+    for k, condition in enumerate(conditions):
+        values = [report["conditions"][condition]["latency_ms"][s]["p50"] for s in stages]
+        right.bar([i + k * width for i in range(len(stages))], values, width, label=condition)
+    right.set_xticks([i + width * (len(conditions) - 1) / 2 for i in range(len(stages))], stages)
+    right.set_ylabel("ms (p50)")
+    right.set_title("latency by stage")
+    fig.suptitle(f"rxlab eval — {report['documents']} documents, {report['generated_at']}")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
