@@ -13,6 +13,7 @@ import threading
 
 from services.normaliser import assemble
 from services.normaliser.vocabulary import VocabularyIndex, build_index
+from services.normaliser.vocabulary.build import index_version, source_version
 from shared.contracts.extraction import ModelVersions
 from shared.contracts.names import Stage
 from shared.contracts.stages import DetectOutput, NormaliseOutput, OcrOutput, TagOutput
@@ -27,16 +28,15 @@ _index: VocabularyIndex | None = None
 
 
 def get_vocabulary() -> VocabularyIndex:
-    """The vocabulary index of this process (built from RXLAB_VOCAB_DIR on first use if missing)."""
+    """The vocabulary index of this process (built from RXLAB_VOCAB_DIR on first use if missing or stale)."""
     global _index  # noqa: PLW0603 - one read-only index per process
     with _lock:
         if _index is None:
             settings = get_settings()
-            if not settings.vocab_index.exists():
-                log.warning("vocabulary index missing; building it from %s", settings.vocab_dir)
-                build_index(
-                    rxnorm=settings.vocab_dir / "rxnorm", loinc=settings.vocab_dir / "loinc", out=settings.vocab_index
-                )
+            sources = {"rxnorm": settings.vocab_dir / "rxnorm", "loinc": settings.vocab_dir / "loinc"}
+            if index_version(settings.vocab_index) != source_version(**sources):
+                log.warning("vocabulary index missing or stale; building it from %s", settings.vocab_dir)
+                build_index(**sources, out=settings.vocab_index)
             _index = VocabularyIndex.open(settings.vocab_index)
         return _index
 

@@ -138,10 +138,7 @@ def build_index(*, rxnorm: Path, loinc: Path, out: Path) -> str:
     Raises:
         FileNotFoundError: a source folder is missing or holds no source files.
     """
-    rx_files = sorted(rxnorm.glob("*.json"))
-    lab_files = sorted(loinc.glob("*.csv"))
-    if not rx_files or not lab_files:
-        raise FileNotFoundError(f"no RxNorm JSON under {rxnorm} or no LOINC CSV under {loinc} (set RXLAB_VOCAB_DIR)")
+    rx_files, lab_files = _sources(rxnorm=rxnorm, loinc=loinc)
     version = _version(rx_files + lab_files)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
@@ -160,9 +157,35 @@ def build_index(*, rxnorm: Path, loinc: Path, out: Path) -> str:
     return version
 
 
+def source_version(*, rxnorm: Path, loinc: Path) -> str:
+    """The version an index built now from these sources would have (to tell whether an index is stale)."""
+    rx_files, lab_files = _sources(rxnorm=rxnorm, loinc=loinc)
+    return _version(rx_files + lab_files)
+
+
+def index_version(path: Path) -> str | None:
+    """The version recorded in the index at ``path``, or None when there is no readable index."""
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+        db.close()
+    except sqlite3.Error:
+        return None
+    return str(row[0]) if row else None
+
+
+def _sources(*, rxnorm: Path, loinc: Path) -> tuple[list[Path], list[Path]]:
+    rx_files = sorted(rxnorm.glob("*.json"))
+    lab_files = sorted(loinc.glob("*.csv"))
+    if not rx_files or not lab_files:
+        raise FileNotFoundError(f"no RxNorm JSON under {rxnorm} or no LOINC CSV under {loinc} (set RXLAB_VOCAB_DIR)")
+    return rx_files, lab_files
+
+
 def _version(files: list[Path]) -> str:
+    """Digest of the source files and of the code that turns them into an index (a code change is a new version)."""
     digest = hashlib.sha256()
-    for path in files:
+    for path in (Path(__file__), Path(__file__).with_name("terms.py"), *files):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return f"vocab-{digest.hexdigest()[:12]}"

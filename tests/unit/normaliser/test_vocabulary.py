@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from services.normaliser.vocabulary import VocabularyIndex, build_index
-from services.normaliser.vocabulary.build import parse_clinical_drug
+from services.normaliser.vocabulary.build import index_version, parse_clinical_drug, source_version
 from services.normaliser.vocabulary.terms import lab_key, normalise_term
 from shared.settings import Settings
 
@@ -150,7 +150,10 @@ def test_build_is_atomic_and_versioned_by_content(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")] == []
     with sqlite3.connect(out) as db:
         assert db.execute("SELECT value FROM meta").fetchone() == (first,)
+    assert index_version(out) == source_version(rxnorm=rxnorm, loinc=loinc) == first
+    assert index_version(tmp_path / "absent.sqlite3") is None
     with pytest.raises(FileNotFoundError):
         build_index(rxnorm=tmp_path / "missing", loinc=loinc, out=out)
     (rxnorm / "O.json").write_text(json.dumps([rxnorm_entry("omeprazole")]))
+    assert source_version(rxnorm=rxnorm, loinc=loinc) != index_version(out)  # the index is now stale
     assert build_index(rxnorm=rxnorm, loinc=loinc, out=out) != first
