@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     reconcile.add_argument("--loop", action="store_true", help="run every --interval seconds until stopped")
     reconcile.add_argument("--interval", type=float, default=15.0)
     reconcile.add_argument("--lease", type=float, default=120.0, help="seconds a queued job may wait untouched")
+    reconcile.add_argument(
+        "--grace", type=float, default=30.0, help="seconds past a stage's hard time limit before a running job is lost"
+    )
     reconcile.set_defaults(handler=_reconcile)
     jobs = sub.add_parser("jobs", help="operator actions on jobs").add_subparsers()
     listing = jobs.add_parser("list", help="list jobs by filters")
@@ -150,7 +153,9 @@ def _reconcile(args: argparse.Namespace) -> int:
     configure_logging(service="reconciler", level=settings.log_level, json_lines=settings.log_json)
     sessions, celery = _operator_handles()
     while True:
-        report = reconcile_once(session_factory=sessions, celery=celery, settings=settings, queued_lease=args.lease)
+        report = reconcile_once(
+            session_factory=sessions, celery=celery, settings=settings, queued_lease=args.lease, grace=args.grace
+        )
         if not args.loop:
             print(json.dumps({"republished": report.republished, "recovered": report.recovered}))
             return 0

@@ -163,10 +163,10 @@ def start_postgres(group: ProcessGroup, *, port: int, data_dir: Path) -> str:
     return f"postgresql+psycopg://rxlab@127.0.0.1:{port}/postgres"
 
 
-def worker_command(service: str, *, concurrency: int = 1, pool: str = "prefork") -> list[str]:
-    """The Celery worker command of one stage service."""
+def worker_command(service: str, *, concurrency: int = 1, pool: str = "prefork", app: str | None = None) -> list[str]:
+    """The Celery worker command of one stage service (``app``: another Celery app serving its queue)."""
     return [
-        sys.executable, "-m", "celery", "-A", f"services.{service}.worker:celery_app", "worker",
+        sys.executable, "-m", "celery", "-A", app or f"services.{service}.worker:celery_app", "worker",
         "--queues", WORKERS[service], "--concurrency", str(concurrency), "--pool", pool,
         "--prefetch-multiplier", "1", "--hostname", f"{service}@%h", "--loglevel", "INFO", "--without-mingle",
         "--without-gossip",
