@@ -1,17 +1,28 @@
-"""Region detectors, chosen by name from a registry.
+"""Region detectors, chosen by name from a registry (setting ``RXLAB_DETECTOR``).
 
-INTERIM: until the trained YOLO model lands (issue 4), the only detector is ``whole-page``: every page is one
-text-bearing region. Its interface — pages in, regions per page out, with a version string — is final.
+- ``yolo``: the project's YOLO model (``models/detector/detector.onnx``, trained by ``make train-detector``), run
+  with ONNX Runtime: letterbox → infer → class-wise NMS, boxes mapped back to page pixels, in reading order.
+- ``whole-page``: every page is one text-bearing region (the baseline ``make eval`` compares against).
+
+Both return, per page, regions in reading order with class, box (page pixels) and confidence.
 """
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
-from typing import Protocol
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
 
+import numpy as np
 from PIL import Image
 
 from shared.contracts.stages import Region
+from shared.settings import get_settings
+
+#: Letterbox padding grey, as ultralytics pads during training.
+PAD_VALUE = 114
 
 
 class Detector(Protocol):
@@ -23,7 +34,7 @@ class Detector(Protocol):
 
 
 class WholePageDetector:
-    """Treats each page as a single region (the interim method)."""
+    """Treats each page as a single region (the baseline)."""
 
     version = "whole-page-1"
 
@@ -31,12 +42,129 @@ class WholePageDetector:
         return [[Region(cls="page", bbox=(0.0, 0.0, float(p.width), float(p.height)), confidence=1.0)] for p in pages]
 
 
-DETECTORS: dict[str, Callable[[], Detector]] = {"whole-page": WholePageDetector}
+@dataclass(frozen=True)
+class Letterbox:
+    """How a page was scaled and padded into the square network input."""
+
+    scale: float
+    pad_x: float
+    pad_y: float
+
+
+def letterbox(image: Image.Image, size: int) -> tuple[np.ndarray[Any, np.dtype[np.float32]], Letterbox]:
+    """The page scaled to fit ``size``×``size`` (aspect kept), centred on grey; NCHW float32 in [0, 1]."""
+    scale = min(size / image.width, size / image.height)
+    width, height = max(1, round(image.width * scale)), max(1, round(image.height * scale))
+    canvas = Image.new("RGB", (size, size), (PAD_VALUE,) * 3)
+    pad_x, pad_y = (size - width) // 2, (size - height) // 2
+    canvas.paste(image.convert("RGB").resize((width, height), Image.Resampling.BILINEAR), (pad_x, pad_y))
+    tensor = np.asarray(canvas, dtype=np.float32).transpose(2, 0, 1)[None] / 255.0
+    return np.ascontiguousarray(tensor), Letterbox(scale=scale, pad_x=pad_x, pad_y=pad_y)
+
+
+def nms(boxes: np.ndarray[Any, Any], scores: np.ndarray[Any, Any], iou: float) -> list[int]:
+    """Indices kept by greedy non-maximum suppression (boxes ``x0 y0 x1 y1``), best score first."""
+    order = scores.argsort()[::-1]
+    keep: list[int] = []
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    while order.size:
+        best = int(order[0])
+        keep.append(best)
+        rest = order[1:]
+        x0 = np.maximum(boxes[best, 0], boxes[rest, 0])
+        y0 = np.maximum(boxes[best, 1], boxes[rest, 1])
+        x1 = np.minimum(boxes[best, 2], boxes[rest, 2])
+        y1 = np.minimum(boxes[best, 3], boxes[rest, 3])
+        overlap = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+        union = areas[best] + areas[rest] - overlap
+        order = rest[overlap / np.maximum(union, 1e-9) <= iou]
+    return keep
+
+
+def reading_order(regions: list[Region]) -> list[Region]:
+    """Top to bottom; regions whose vertical centres fall inside each other's band are one row, left to right."""
+    ordered = sorted(regions, key=lambda r: (r.bbox[1], r.bbox[0]))
+    rows: list[list[Region]] = []
+    for region in ordered:
+        centre = (region.bbox[1] + region.bbox[3]) / 2
+        row = rows[-1] if rows else None
+        if row is not None and any(r.bbox[1] <= centre <= r.bbox[3] for r in row):
+            row.append(region)
+        else:
+            rows.append([region])
+    return [region for row in rows for region in sorted(row, key=lambda r: r.bbox[0])]
+
+
+class YoloOnnxDetector:
+    """The project's YOLO detector under ONNX Runtime (one session per process, one thread)."""
+
+    def __init__(self, path: Path, *, confidence: float = 0.25, iou: float = 0.5) -> None:
+        import onnxruntime as ort
+
+        if not path.is_file():
+            raise FileNotFoundError(f"no detector model at {path}: run `make train-detector` or set RXLAB_DETECTOR")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        meta = self._session.get_modelmeta().custom_metadata_map
+        names = ast.literal_eval(meta["names"])
+        self.classes: list[str] = [names[i] for i in sorted(names)]
+        self.size = int(ast.literal_eval(meta["imgsz"])[0])
+        self.version = f"yolo-{path.stem}-{meta.get('rxlab_version', 'unversioned')}"
+        self._input = self._session.get_inputs()[0].name
+        self._confidence, self._iou = confidence, iou
+
+    def detect(self, pages: list[Image.Image]) -> list[list[Region]]:
+        return [self.detect_page(page) for page in pages]
+
+    def detect_page(self, page: Image.Image) -> list[Region]:
+        tensor, box = letterbox(page, self.size)
+        (output,) = self._session.run(None, {self._input: tensor})
+        return self._regions(output[0].T, box, width=page.width, height=page.height)
+
+    def _regions(self, rows: np.ndarray[Any, Any], box: Letterbox, *, width: int, height: int) -> list[Region]:
+        """``rows``: (anchors, 4 + classes) — centre x, centre y, w, h in input pixels, then class scores."""
+        scores = rows[:, 4:]
+        cls = scores.argmax(axis=1)
+        conf = scores[np.arange(len(rows)), cls]
+        mask = conf >= self._confidence
+        rows, cls, conf = rows[mask], cls[mask], conf[mask]
+        xyxy = np.stack(
+            [
+                rows[:, 0] - rows[:, 2] / 2,
+                rows[:, 1] - rows[:, 3] / 2,
+                rows[:, 0] + rows[:, 2] / 2,
+                rows[:, 1] + rows[:, 3] / 2,
+            ],
+            axis=1,
+        )
+        # Class-wise NMS in one pass: offset each class's boxes so that different classes never overlap.
+        keep = nms(xyxy + cls[:, None] * (self.size * 2.0), conf, self._iou)
+        regions = []
+        for i in keep:
+            x0, y0, x1, y1 = xyxy[i]
+            page_box = (
+                float(np.clip((x0 - box.pad_x) / box.scale, 0, width)),
+                float(np.clip((y0 - box.pad_y) / box.scale, 0, height)),
+                float(np.clip((x1 - box.pad_x) / box.scale, 0, width)),
+                float(np.clip((y1 - box.pad_y) / box.scale, 0, height)),
+            )
+            regions.append(Region(cls=self.classes[int(cls[i])], bbox=page_box, confidence=round(float(conf[i]), 4)))
+        return reading_order(regions)
+
+
+def _yolo() -> Detector:
+    return YoloOnnxDetector(get_settings().models_dir / "detector" / "detector.onnx")
+
+
+DETECTORS: dict[str, Callable[[], Detector]] = {"whole-page": WholePageDetector, "yolo": _yolo}
 _loaded: dict[str, Detector] = {}
 
 
-def get_detector(name: str = "whole-page") -> Detector:
-    """Return the detector ``name``, loaded once per process."""
+def get_detector(name: str | None = None) -> Detector:
+    """Return the detector ``name`` (default: the ``RXLAB_DETECTOR`` setting), loaded once per process."""
+    name = name or get_settings().detector
     if name not in _loaded:
         _loaded[name] = DETECTORS[name]()
     return _loaded[name]

@@ -1,0 +1,44 @@
+"""The detector's plain pieces: letterbox geometry, NMS, reading order, the registry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from services.detector.model import WholePageDetector, get_detector, letterbox, nms, reading_order
+from shared.contracts.stages import Region
+
+
+def test_letterbox_keeps_aspect_and_centres_the_page() -> None:
+    page = Image.new("RGB", (1000, 2000), (0, 0, 0))
+    tensor, box = letterbox(page, 640)
+    assert tensor.shape == (1, 3, 640, 640)
+    assert tensor.dtype == np.float32
+    assert box.scale == pytest.approx(0.32)
+    assert (box.pad_x, box.pad_y) == (160, 0)
+    assert tensor[0, 0, 320, 159] == pytest.approx(114 / 255)  # padding
+    assert tensor[0, 0, 320, 161] == 0.0  # the page
+
+
+def test_nms_keeps_the_best_of_overlapping_boxes_only() -> None:
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30]], dtype=np.float32)
+    scores = np.array([0.6, 0.9, 0.5], dtype=np.float32)
+    assert nms(boxes, scores, 0.5) == [1, 2]
+    assert nms(boxes, scores, 0.95) == [1, 0, 2]
+
+
+def region(x0: float, y0: float, x1: float, y1: float) -> Region:
+    return Region(cls="medication_line", bbox=(x0, y0, x1, y1), confidence=0.9)
+
+
+def test_reading_order_is_rows_top_down_then_left_to_right() -> None:
+    right, left = region(500, 100, 900, 140), region(50, 105, 400, 138)
+    below = region(40, 200, 800, 240)
+    assert reading_order([below, right, left]) == [left, right, below]
+
+
+def test_whole_page_detector_returns_the_page() -> None:
+    (regions,) = WholePageDetector().detect([Image.new("RGB", (300, 400))])
+    assert [(r.cls, r.bbox) for r in regions] == [("page", (0.0, 0.0, 300.0, 400.0))]
+    assert get_detector("whole-page") is get_detector("whole-page")

@@ -1,0 +1,110 @@
+"""``make train-detector``: train the YOLO region detector on the corpus and ship it as ONNX.
+
+Steps: export the corpus' train/val splits to YOLO format (:mod:`training.detector.dataset`); build YOLOv8 from
+its model yaml (no pretrained weights: nothing is downloaded) and train on the CPU; export the best checkpoint to
+ONNX (``simplify=False``: the exporter must not install anything); write ``models/detector/detector.onnx`` and
+``models/detector/training.json`` (command, data, epochs, wall time). Runs in the training environment
+(``.venv-train``: torch + ultralytics), never in a serving image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _offline_environment() -> None:
+    """Keep ultralytics offline and inside the project (settings dir, no pip auto-installs, no hub)."""
+    config = REPO / "var" / "ultralytics"
+    config.mkdir(parents=True, exist_ok=True)
+    os.environ.update(YOLO_CONFIG_DIR=str(config), YOLO_OFFLINE="1", YOLO_AUTOINSTALL="false")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=REPO / "data" / "corpus")
+    parser.add_argument("--data", type=Path, default=REPO / "data" / "yolo")
+    parser.add_argument("--out", type=Path, default=REPO / "models" / "detector")
+    parser.add_argument("--model", default="yolov8n.yaml", help="ultralytics model yaml (built from scratch)")
+    parser.add_argument("--imgsz", type=int, default=640)
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--train-pages", type=int, default=300)
+    parser.add_argument("--val-pages", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    _offline_environment()
+    from training.detector.dataset import CLASSES, export
+
+    if not (args.corpus / "train").is_dir():
+        print(f"no corpus at {args.corpus}: run `make corpus` first", file=sys.stderr)
+        return 1
+    started = time.monotonic()
+    data = export(corpus=args.corpus, out=args.data, max_pages={"train": args.train_pages, "val": args.val_pages})
+    from ultralytics import YOLO
+
+    model = YOLO(args.model)
+    runs = REPO / "var" / "detector-runs"
+    model.train(
+        data=str(data),
+        epochs=args.epochs,
+        imgsz=args.imgsz,
+        batch=args.batch,
+        device="cpu",
+        workers=2,
+        amp=False,
+        plots=False,
+        pretrained=False,
+        seed=args.seed,
+        deterministic=True,
+        project=str(runs),
+        name="train",
+        exist_ok=True,
+        fliplr=0.0,  # mirrored text is not a page anyone receives
+        verbose=False,
+    )
+    best = runs / "train" / "weights" / "best.pt"
+    exported = Path(YOLO(str(best)).export(format="onnx", imgsz=args.imgsz, simplify=False, dynamic=False))
+    wall = time.monotonic() - started
+    args.out.mkdir(parents=True, exist_ok=True)
+    version = time.strftime("%Y%m%d")
+    _stamp(exported, version=version)
+    shutil.copyfile(exported, args.out / "detector.onnx")
+    record = {
+        "version": version,
+        "command": "make train-detector",
+        "model": args.model,
+        "imgsz": args.imgsz,
+        "epochs": args.epochs,
+        "batch": args.batch,
+        "seed": args.seed,
+        "classes": list(CLASSES),
+        "train_pages": sum(1 for _ in (args.data / "images" / "train").iterdir()),
+        "val_pages": sum(1 for _ in (args.data / "images" / "val").iterdir()),
+        "wall_seconds": round(wall),
+        "file_bytes": (args.out / "detector.onnx").stat().st_size,
+    }
+    (args.out / "training.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(json.dumps(record, indent=2))
+    return 0
+
+
+def _stamp(path: Path, *, version: str) -> None:
+    """Record the model version in the ONNX metadata, where the detector service reads it."""
+    import onnx
+
+    model = onnx.load(str(path))
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "rxlab_version", version
+    onnx.save(model, str(path))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
