@@ -96,6 +96,22 @@ bench: setup $(CORPUS)/test ## throughput vs bare tesseract, gateway intake unde
 	@$(MAKE) --no-print-directory apt PACKAGES="$(BENCH_PACKAGES)"
 	$(BIN)/python -m training.benchmark.run --corpus $(CORPUS)/test
 
+TRAIN_VENV := .venv-train
+TRAIN_STAMP := $(TRAIN_VENV)/.rxlab-installed
+TRAIN_ARGS ?=
+
+# Training environment: torch + ultralytics (several GB), separate from the serving .venv.
+$(TRAIN_STAMP): requirements/train.txt pyproject.toml
+	@test -x $(TRAIN_VENV)/bin/python || $(PYTHON) -m venv $(TRAIN_VENV)
+	$(TRAIN_VENV)/bin/python -m pip install -q --upgrade pip
+	$(TRAIN_VENV)/bin/python -m pip install -q -r requirements/train.txt
+	$(TRAIN_VENV)/bin/python -m pip install -q --no-deps -e .
+	@touch $@
+
+.PHONY: train-detector
+train-detector: setup $(TRAIN_STAMP) $(CORPUS)/test ## train the YOLO detector on the corpus, ship models/detector/*.onnx
+	$(TRAIN_VENV)/bin/python -m training.detector.train $(TRAIN_ARGS)
+
 .PHONY: lock
 lock: ## re-pin requirements/*.txt from requirements/*.in (uv pip compile)
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install -q uv
