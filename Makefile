@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rxlab-installed
 # Debian packages (installed with apt-get when root): run and test; the corpus's fonts; the load generator.
-SYSTEM_PACKAGES := redis-server tesseract-ocr tesseract-ocr-eng postgresql shellcheck docker-compose
+SYSTEM_PACKAGES := redis-server tesseract-ocr tesseract-ocr-eng postgresql shellcheck docker-compose chromium chromium-driver
 CORPUS_PACKAGES := fonts-dejavu-core fonts-dejavu-extra fonts-liberation fonts-freefont-ttf fonts-urw-base35 \
 	fonts-crosextra-carlito fonts-crosextra-caladea
 BENCH_PACKAGES := wrk
@@ -113,9 +113,9 @@ train-detector: setup $(TRAIN_STAMP) $(CORPUS)/test ## train the YOLO detector o
 	$(TRAIN_VENV)/bin/python -m training.detector.train $(TRAIN_ARGS)
 
 .PHONY: lock
-lock: ## re-pin requirements/*.txt from requirements/*.in (uv pip compile)
+lock: ## re-pin requirements/*.txt from requirements/*.in (uv pip compile; train.txt is a pip freeze of .venv-train)
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install -q uv
-	for f in requirements/*.in; do \
+	for f in $(filter-out requirements/train.in,$(wildcard requirements/*.in)); do \
 	  $(BIN)/uv pip compile -q --python-version 3.11 "$$f" -o "$${f%.in}.txt" || exit 1; \
 	done
 
