@@ -6,7 +6,6 @@ before fork and never per task.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -37,8 +36,6 @@ def make_worker_app(
     def _process_init(**_: Any) -> None:
         settings = get_settings()
         configure_logging(service=service, level=settings.log_level, json_lines=settings.log_json)
-        # Tesseract's OpenMP threads oversubscribe small machines; one thread per process is fastest.
-        os.environ.setdefault("OMP_THREAD_LIMIT", "1")
         get_runtime()
         if warm_up is not None:
             warm_up()

@@ -27,6 +27,7 @@ from rapidfuzz.distance import Levenshtein
 from services import inprocess
 from shared.contracts.names import Stage
 from shared.pages import PageLimits
+from training.detector.dataset import detector_boxes
 from training.evaluation.detection import Box, mean_ap
 from training.evaluation.scoring import DocumentScore, iou, merge, score_document
 
@@ -103,8 +104,9 @@ def _collect(bucket: dict[str, Any], truth: dict[str, Any], extraction: inproces
         number = page["page"]
         predicted_page = next(p for p in detect.pages if p.page == number)
         bucket["pred_boxes"].append([Box(r.cls, r.bbox, r.confidence) for r in predicted_page.regions])
-        bucket["true_boxes"].append([Box(r["cls"], tuple(r["bbox"])) for r in page["regions"]])
-        bucket["classes"].update(r["cls"] for r in page["regions"])
+        true_boxes = [Box(cls, bbox) for cls, bbox in detector_boxes(page)]
+        bucket["true_boxes"].append(true_boxes)
+        bucket["classes"].update(box.cls for box in true_boxes)
         read = [line for line in ocr.lines if line.page == number]
         for line in page["lines"]:
             errors, chars = line_errors(line["text"], line["bbox"], read)
