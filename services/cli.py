@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,8 @@ def _filter_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stage", choices=["detect", "ocr", "tag", "normalise"])
     parser.add_argument("--error", help="error code")
     parser.add_argument("--patient-id")
+    parser.add_argument("--since", type=datetime.fromisoformat, help="last change at or after (ISO 8601, UTC if naive)")
+    parser.add_argument("--until", type=datetime.fromisoformat, help="last change before (ISO 8601)")
 
 
 def _operator_handles() -> tuple[Any, Any]:
@@ -140,7 +143,14 @@ def _operator_handles() -> tuple[Any, Any]:
 def _where(args: argparse.Namespace) -> Any:
     from shared.operations import JobFilter
 
-    return JobFilter(state=args.state, stage=args.stage, error_code=args.error, patient_id=args.patient_id)
+    return JobFilter(
+        state=args.state,
+        stage=args.stage,
+        error_code=args.error,
+        patient_id=args.patient_id,
+        since=args.since,
+        until=args.until,
+    )
 
 
 def _reconcile(args: argparse.Namespace) -> int:
