@@ -53,10 +53,19 @@ _LAB_WORDS = re.compile(
 _RX_WORDS = re.compile(r"(?:\bRx\b|℞|\bprescription\b|\bsig\b|\bdisp\b|\brefills?\b)", re.IGNORECASE)
 
 
+#: Detector classes that say what a line is when the text patterns do not.
+_REGION_KINDS = {"medication_line": "medication"}
+
+
 def tag_line(line: TextLine) -> TaggedLine:
-    """Classify one line and extract the entities the rules can see."""
+    """Classify one line and extract the entities the rules can see (the detected region's class as a hint)."""
+    hint = _REGION_KINDS.get(line.region_cls or "")
     for kind, matcher in _MATCHERS:
+        if hint == "medication" and kind == "lab_result":
+            continue  # "use 2 drops OU ..." reads like a lab row; the detector saw a medication line
         entities = matcher(line.text)
+        if not entities and kind == hint:
+            entities = [Entity(label="MEDICATION", text=line.text.strip(), confidence=0.5)]
         if entities:
             return TaggedLine(
                 page=line.page, text=line.text, bbox=line.bbox, kind=kind, entities=entities, confidence=0.6

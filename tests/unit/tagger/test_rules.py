@@ -53,3 +53,13 @@ def test_document_type_from_lines() -> None:
     assert document_type(rx) == "prescription"
     assert document_type(lab) == "lab_report"
     assert document_type([]) == "unknown"
+
+
+def test_detected_medication_line_is_a_medication_without_a_form_word() -> None:
+    text = "Ciprofloxacin 0.3% eye drops - use 2 drops OU every 12 hours"
+    plain = TextLine(page=1, text=text, bbox=(0, 0, 10, 10), confidence=0.9)
+    hinted = plain.model_copy(update={"region_cls": "medication_line"})
+    assert tag_line(plain).kind == "lab_result"  # what the text patterns alone make of it
+    assert tag_line(hinted).kind == "medication"
+    dated = TextLine(page=1, text="Date: 12/03/2026", bbox=(0, 0, 10, 10), confidence=0.9, region_cls="medication_line")
+    assert tag_line(dated).kind == "date"
