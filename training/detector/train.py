@@ -30,7 +30,7 @@ def _offline_environment() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=REPO / "data" / "corpus")
-    parser.add_argument("--data", type=Path, default=REPO / "data" / "yolo")
+    parser.add_argument("--data", type=Path, default=REPO / "data" / "detector")
     parser.add_argument("--out", type=Path, default=REPO / "models" / "detector")
     parser.add_argument("--model", default="yolov8n.yaml", help="ultralytics model yaml (built from scratch)")
     parser.add_argument("--imgsz", type=int, default=640)
