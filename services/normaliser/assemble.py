@@ -47,6 +47,11 @@ class Groups:
     prescriber: list[TaggedLine] = field(default_factory=list)
     dates: list[TaggedLine] = field(default_factory=list)
 
+    @property
+    def header(self) -> list[TaggedLine]:
+        """Patient, prescriber and date lines in reading order (a header line may carry entities of each)."""
+        return sorted(self.patient + self.prescriber + self.dates, key=lambda ln: (ln.page, ln.bbox[1], ln.bbox[0]))
+
 
 def group_lines(lines: list[TaggedLine]) -> Groups:
     """Lines by kind, in reading order (page, top, left)."""
@@ -209,9 +214,9 @@ def result(
     return ExtractionResult(
         document_id=document_id,
         document_type=document_type,
-        patient=patient(groups.patient),
-        prescriber=prescriber(groups.prescriber),
-        document_date=parse_date(_entity(groups.dates, "DATE")),
+        patient=patient(groups.header),
+        prescriber=prescriber(groups.header),
+        document_date=parse_date(_entity(groups.header, "DATE")),
         medications=medications,
         lab_results=lab_results,
         needs_review=bool(reasons),

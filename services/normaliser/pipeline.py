@@ -57,7 +57,7 @@ def run(stage_input: StageInput) -> NormaliseOutput:
         groups = assemble.group_lines(tag.lines)
     with timer.step("infer"):
         medications = [assemble.medication(line, vocabulary=vocabulary) for line in groups.medications]
-        sex = assemble.patient(groups.patient).sex
+        sex = assemble.patient(groups.header).sex
         labs = [assemble.lab_result(line, vocabulary=vocabulary, sex=sex) for line in groups.lab_results]
     with timer.step("postprocess"):
         versions = ModelVersions(

@@ -31,7 +31,7 @@ _LAB_ROW = re.compile(
 )
 _NAME = re.compile(
     r"\b(?:patient(?:'s)?\s*name|name|patient)\s*[:\-]\s*"
-    r"(?P<v>[A-Za-z][A-Za-z .']{1,60}?)(?=\s{2,}|\s+age\b|\s+sex\b|$)",
+    r"(?P<v>[A-Za-z][A-Za-z .']{1,60}?)(?=\s{2,}|\s+age\b|\s+sex\b|$|\s+[A-Za-z.]+(?:\s[A-Za-z.]+)?\s*:)",
     re.IGNORECASE,
 )
 _AGE_SEX = re.compile(
@@ -42,7 +42,11 @@ _DATE = re.compile(
     r"\bdate\s*[:\-]?\s*(?P<v>\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}|\d{4}-\d{2}-\d{2}|\d{1,2}\s+[A-Za-z]{3,9},?\s+\d{4})",
     re.IGNORECASE,
 )
-_PRESCRIBER = re.compile(r"^\s*(?P<v>dr\.?\s+[A-Za-z][A-Za-z .]{2,60}?)(?:,|\s{2,}|$)", re.IGNORECASE)
+_PRESCRIBER = re.compile(
+    r"^\s*(?:(?:ref(?:erred)?\.?\s*by|consultant|referring\s+doctor)\s*[:\-]?\s*)?"
+    r"(?P<v>dr\.?\s+[A-Za-z][A-Za-z .]{2,60}?)(?:,|\s{2,}|$|(?=\s+[A-Za-z.]+(?:\s[A-Za-z.]+)?\s*:))",
+    re.IGNORECASE,
+)
 _REGISTRATION = re.compile(
     r"\breg(?:istration|n)?\.?\s*(?:no\.?|number|#)?\s*[:\-]?\s*(?P<v>[A-Z0-9][A-Z0-9/\-]{2,})", re.IGNORECASE
 )
@@ -55,22 +59,30 @@ _RX_WORDS = re.compile(r"(?:\bRx\b|℞|\bprescription\b|\bsig\b|\bdisp\b|\brefil
 
 #: Detector classes that say what a line is when the text patterns do not.
 _REGION_KINDS = {"medication_line": "medication"}
+_HEADER_KINDS = frozenset({"patient", "date", "prescriber"})
 
 
 def tag_line(line: TextLine) -> TaggedLine:
-    """Classify one line and extract the entities the rules can see (the detected region's class as a hint)."""
+    """Classify one line and extract the entities the rules can see (the detected region's class as a hint).
+
+    A header line may carry several header entities ("Ref. By: Dr. X  Report Date: 06/04/2025"): its kind is the
+    first that matched, its entities are all of them.
+    """
     hint = _REGION_KINDS.get(line.region_cls or "")
+    kind_found: str | None = None
+    entities: list[Entity] = []
     for kind, matcher in _MATCHERS:
-        if hint == "medication" and kind == "lab_result":
+        if (hint == "medication" and kind == "lab_result") or (kind_found and kind not in _HEADER_KINDS):
             continue  # "use 2 drops OU ..." reads like a lab row; the detector saw a medication line
-        entities = matcher(line.text)
-        if not entities and kind == hint:
-            entities = [Entity(label="MEDICATION", text=line.text.strip(), confidence=0.5)]
-        if entities:
-            return TaggedLine(
-                page=line.page, text=line.text, bbox=line.bbox, kind=kind, entities=entities, confidence=0.6
-            )
-    return TaggedLine(page=line.page, text=line.text, bbox=line.bbox, kind="other", entities=[], confidence=0.6)
+        matched = matcher(line.text)
+        if not matched and kind == hint:
+            matched = [Entity(label="MEDICATION", text=line.text.strip(), confidence=0.5)]
+        if matched:
+            entities.extend(matched)
+            kind_found = kind_found or kind
+    return TaggedLine(
+        page=line.page, text=line.text, bbox=line.bbox, kind=kind_found or "other", entities=entities, confidence=0.6
+    )
 
 
 def document_type(lines: list[TaggedLine]) -> str:

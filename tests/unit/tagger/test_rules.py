@@ -63,3 +63,11 @@ def test_detected_medication_line_is_a_medication_without_a_form_word() -> None:
     assert tag_line(hinted).kind == "medication"
     dated = TextLine(page=1, text="Date: 12/03/2026", bbox=(0, 0, 10, 10), confidence=0.9, region_cls="medication_line")
     assert tag_line(dated).kind == "date"
+
+
+def test_header_line_carries_every_header_entity() -> None:
+    kind, entities = tag("Ref. By: Dr. Farhan Bhat Report Date: 06/04/2025")
+    assert kind == "date"
+    assert ("PRESCRIBER", "Dr. Farhan Bhat") in entities
+    assert ("DATE", "06/04/2025") in entities
+    assert tag("Patient Name: Imran Yadav Sample ID: LAB100746")[1] == [("PATIENT_NAME", "Imran Yadav")]
