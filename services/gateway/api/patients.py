@@ -1,17 +1,24 @@
-"""GET /v1/patients/{id}/records: the patient's current normalised records (``?history=1``: every version)."""
+"""A patient's repository: GET /v1/patients/{id}/records (``?history=1``: every version), record versions, FHIR."""
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, jsonify, request
+from flask import Response as Response_
 from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
 
 from services.gateway.extensions import ext
 from services.gateway.openapi import Operation, Response, documented
 from shared.contracts.api import ErrorBody, PatientRecords, PatientRecordView
-from shared.db.models import PatientRecord
+from shared.contracts.extraction import ExtractionResult
+from shared.db.models import Job, PatientRecord
 from shared.errors import NotFoundError
-from shared.jobs import iso
+from shared.fhir import SourceDocument, patient_bundle
+from shared.jobs import get_stage_output, iso
 from shared.records import current_records, record_versions
+from shared.settings import get_settings
 
 bp = Blueprint("patients", __name__)
 
@@ -48,6 +55,48 @@ def versions(record_id: str) -> ResponseReturnValue:
         raise NotFoundError("no such record", code="record_not_found")
     body = PatientRecords(patient_id=rows[0].patient_id, records=[record_view(r) for r in rows])
     return jsonify(body.model_dump(mode="json"))
+
+
+@bp.get("/v1/patients/<patient_id>/fhir")
+@documented(
+    Operation(
+        summary="A patient's current records as a FHIR R4 Bundle: Patient, MedicationRequest, Observation, "
+        "DiagnosticReport, Provenance",
+        tag="patients",
+        responses={
+            200: Response("a FHIR Bundle", media_type="application/fhir+json"),
+            404: Response("no records", ErrorBody),
+        },
+    )
+)
+def patient_fhir(patient_id: str) -> ResponseReturnValue:
+    with ext().session_factory() as session:
+        rows = current_records(session, patient_id=patient_id)
+        if not rows:
+            raise NotFoundError("no records for this patient", code="patient_not_found")
+        documents = source_documents(session, rows)
+    bundle = patient_bundle(patient_id=patient_id, records=rows, documents=documents)
+    return Response_(json.dumps(bundle), mimetype="application/fhir+json")
+
+
+def source_documents(session: Session, rows: list[PatientRecord]) -> dict[str, SourceDocument]:
+    """The extraction each record came from (the normalise output of its job's pipeline version)."""
+    documents: dict[str, SourceDocument] = {}
+    for row in rows:
+        if row.document_id in documents:
+            continue
+        job = session.get(Job, row.job_id) if row.job_id else None
+        output = get_stage_output(
+            session,
+            document_id=row.document_id,
+            stage="normalise",
+            pipeline_version=job.pipeline_version if job else get_settings().pipeline_version,
+        )
+        if output is None:
+            raise NotFoundError("a record's source extraction is gone", code="extraction_not_found")
+        result = ExtractionResult.model_validate(output.payload["result"])
+        documents[row.document_id] = SourceDocument(document_id=row.document_id, result=result)
+    return documents
 
 
 def record_view(row: PatientRecord) -> PatientRecordView:
