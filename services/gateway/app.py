@@ -10,7 +10,7 @@ import uuid
 from flask import Flask, g, request
 from flask.typing import ResponseReturnValue
 
-from services.gateway import errors, metrics, openapi, ops
+from services.gateway import errors, metrics, openapi, ops, timeline
 from services.gateway.api import documents, health, jobs, operations, patients
 from services.gateway.extensions import init_extensions
 from shared.logging import configure_logging
@@ -33,7 +33,8 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool 
     if configure_logs:
         configure_logging(service="gateway", level=settings.log_level, json_lines=settings.log_json)
     init_extensions(app, settings)
-    for blueprint in (documents.bp, jobs.bp, operations.bp, patients.bp, health.bp, openapi.bp, metrics.bp, ops.bp):
+    blueprints = (documents, jobs, operations, patients, health, openapi, metrics, ops, timeline)
+    for blueprint in (module.bp for module in blueprints):
         app.register_blueprint(blueprint)
     errors.register(app)
     app.before_request(_identify_request)

@@ -23,12 +23,16 @@ from tests.conftest import SAMPLES
 from tests.unit.gateway.test_documents import png_bytes, submit
 
 
-def _finish_with(client: FlaskClient, sample: str, *, patient: str, seed: int) -> ExtractionResult:
+def finish_with(
+    client: FlaskClient, sample: str, *, patient: str, seed: int, document_date: str | None = None
+) -> ExtractionResult:
     """Submit a document and finish its job with the sample's expected extraction (records written as in a run)."""
     body = submit(client, png_bytes(300 + seed), patient=patient).json
     assert body is not None
     expected = json.loads((SAMPLES / sample / "truth.json").read_text())["expected"]
     result = ExtractionResult.model_validate({**expected, "document_id": body["document_id"]})
+    if document_date:
+        result = result.model_copy(update={"document_date": document_date})
     output = NormaliseOutput(model_version="normaliser-1", result=result, timings=StageTimings())
     with client.application.app_context(), ext().session_factory() as session, session.begin():
         job = session.get(Job, body["job_id"])
@@ -46,8 +50,8 @@ def _resources(bundle: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 
 def test_bundle_is_valid_fhir_and_carries_the_codes(client: FlaskClient) -> None:
-    rx = _finish_with(client, "rx-india-clean", patient="p-fhir", seed=1)
-    lab = _finish_with(client, "lab-clean", patient="p-fhir", seed=2)
+    rx = finish_with(client, "rx-india-clean", patient="p-fhir", seed=1)
+    lab = finish_with(client, "lab-clean", patient="p-fhir", seed=2)
     answer = client.get("/v1/patients/p-fhir/fhir")
     assert answer.status_code == 200
     assert answer.mimetype == "application/fhir+json"
