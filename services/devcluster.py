@@ -50,7 +50,7 @@ def run_cluster(*, samples: Path | None, wait: bool) -> int:
         print(f"rxlab is up: http://{GATEWAY}  (logs in {group.log_dir})", flush=True)
         failed = _submit_samples(samples or SAMPLES)
         if wait:
-            print("serving; press Ctrl-C to stop", flush=True)
+            print(f"operations page: http://{GATEWAY}/ops — serving; press Ctrl-C to stop", flush=True)
             while not stop["now"]:
                 time.sleep(0.5)
         return 1 if failed else 0
@@ -149,5 +149,6 @@ def _print_result(path: Path, status: dict[str, Any]) -> None:
     print(f"\n=== {path.parent.name}/{path.name}: {status['state']} (ms per stage: {timings})", flush=True)
     if status["state"] == "done":
         print(json.dumps(status["result"], indent=2), flush=True)
+        print(f"timeline: http://{GATEWAY}/patients/{status['patient_id']}/timeline", flush=True)
     else:
         print(json.dumps(status.get("error"), indent=2), flush=True)
