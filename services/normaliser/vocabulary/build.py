@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from services.normaliser.vocabulary.releases import is_rrf, loinc_release_rows, rrf_ingredients
 from services.normaliser.vocabulary.terms import normalise_term, printed_lab_names
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ def parse_clinical_drug(*, name: str, rxcui: str, ingredient_rxcui: str) -> Clin
 
 
 def build_index(*, rxnorm: Path, loinc: Path, out: Path) -> str:
-    """Build the index at ``out`` from the RxNorm JSON folder and the LOINC CSV folder.
+    """Build the index at ``out`` from RxNorm (RRF release or JSON subset folder) and LOINC (Loinc.csv or folder).
 
     Returns:
         The vocabulary version: a digest of the source files' bytes, named in every result's ``model_versions``.
@@ -147,7 +148,7 @@ def build_index(*, rxnorm: Path, loinc: Path, out: Path) -> str:
         with sqlite3.connect(partial) as db:
             db.executescript(SCHEMA)
             db.execute("INSERT INTO meta VALUES ('version', ?)", (version,))
-            _load_rxnorm(db, _ingredients(rx_files))
+            _load_rxnorm(db, rrf_ingredients(rxnorm) if is_rrf(rxnorm) else _ingredients(rx_files))
             _load_loinc(db, _lab_rows(lab_files))
         db.close()
         os.replace(partial, out)
@@ -175,8 +176,12 @@ def index_version(path: Path) -> str | None:
 
 
 def _sources(*, rxnorm: Path, loinc: Path) -> tuple[list[Path], list[Path]]:
-    rx_files = sorted(rxnorm.glob("*.json"))
-    lab_files = sorted(loinc.glob("*.csv"))
+    """The source files: RRF (RXNCONSO, RXNREL) or the JSON subset; Loinc.csv or the flowsheet CSVs."""
+    if is_rrf(rxnorm):
+        rx_files = sorted(rxnorm.glob("RXN*.RRF")) or sorted((rxnorm / "rrf").glob("RXN*.RRF"))
+    else:
+        rx_files = sorted(rxnorm.glob("*.json"))
+    lab_files = [loinc] if loinc.is_file() else sorted(loinc.glob("*.csv"))
     if not rx_files or not lab_files:
         raise FileNotFoundError(f"no RxNorm JSON under {rxnorm} or no LOINC CSV under {loinc} (set RXLAB_VOCAB_DIR)")
     return rx_files, lab_files
@@ -252,6 +257,9 @@ def _insert_term(db: sqlite3.Connection, *, term: str, kind: str, rxcui: str, ta
 
 def _lab_rows(files: Iterable[Path]) -> Iterator[dict[str, str]]:
     for path in files:
+        if path.name.lower() == "loinc.csv":
+            yield from loinc_release_rows(path)
+            continue
         with path.open(encoding="utf-8", newline="") as handle:
             yield from (row for row in csv.DictReader(handle) if row.get("LOINC", "").strip())
 
