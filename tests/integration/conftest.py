@@ -54,16 +54,7 @@ def cluster(
         database_url = _fresh_postgres_database(request.getfixturevalue("postgres_server"))
     upgrade(database_url)
     broker = redis_url.rsplit("/", 1)[0] + f"/{1 if request.param == 'sqlite' else 2}"
-    env = {
-        **os.environ,
-        "RXLAB_ENV": "test",
-        "RXLAB_DATABASE_URL": database_url,
-        "RXLAB_BROKER_URL": broker,
-        "RXLAB_BLOB_ROOT": str(tmp / "blobs"),
-        "RXLAB_VOCAB_INDEX": str(vocab_index),
-        "RXLAB_RETRY_BACKOFF_BASE": "0.2",
-        "OMP_THREAD_LIMIT": "1",
-    }
+    env = cluster_env(database_url=database_url, broker=broker, blob_root=tmp / "blobs", vocab_index=vocab_index)
     group = ProcessGroup(log_dir=tmp / "logs")
     port = free_port()
     try:
@@ -76,6 +67,21 @@ def cluster(
         engine.dispose()
     finally:
         group.stop_all()
+
+
+def cluster_env(*, database_url: str, broker: str, blob_root: Path, vocab_index: Path, **extra: str) -> dict[str, str]:
+    """The environment of every process of a test cluster (``extra``: more RXLAB_* settings)."""
+    return {
+        **os.environ,
+        "RXLAB_ENV": "test",
+        "RXLAB_DATABASE_URL": database_url,
+        "RXLAB_BROKER_URL": broker,
+        "RXLAB_BLOB_ROOT": str(blob_root),
+        "RXLAB_VOCAB_INDEX": str(vocab_index),
+        "RXLAB_RETRY_BACKOFF_BASE": "0.2",
+        "OMP_THREAD_LIMIT": "1",
+        **extra,
+    }
 
 
 def post_document(cluster: Cluster, path: Path, *, patient_id: str, key: str | None = None) -> dict[str, str]:

@@ -34,7 +34,7 @@ from shared.db.migrate import upgrade
 from shared.db.models import AuditEvent, Job, JobEvent, PatientRecord, StageOutput
 from shared.db.session import make_engine
 from tests.conftest import ROOT, _fresh_postgres_database
-from tests.integration.conftest import Cluster, post_document, wait_for_job
+from tests.integration.conftest import Cluster, cluster_env, post_document, wait_for_job
 from tests.integration.faulty_workers import APPS, POISON_MARKER
 from tests.integration.test_cluster import sample
 
@@ -58,25 +58,21 @@ def faulty(tmp_path_factory: pytest.TempPathFactory, postgres_server: str, vocab
     limits = json.dumps({"soft": 6, "hard": 8})
     try:
         broker = start_redis(group, port=redis_port, data_dir=tmp / "redis")
-        env = {
-            **os.environ,
-            "RXLAB_ENV": "test",
-            "RXLAB_DATABASE_URL": database_url,
-            "RXLAB_BROKER_URL": broker,
-            "RXLAB_BLOB_ROOT": str(tmp / "blobs"),
-            "RXLAB_VOCAB_INDEX": str(vocab_index),
-            "RXLAB_MAX_ATTEMPTS": str(MAX_ATTEMPTS),
-            "RXLAB_RETRY_BACKOFF_BASE": "0.2",
-            "RXLAB_DETECT_LIMITS": limits,
-            "RXLAB_OCR_LIMITS": limits,
-            "RXLAB_TAG_LIMITS": limits,
-            "RXLAB_NORMALISE_LIMITS": limits,
-            "RXLAB_TEST_STAGE_DELAY": str(STAGE_DELAY),
-            "RXLAB_TEST_POISON_FLAG": str(tmp / "poison-crashes"),
-            "RXLAB_TEST_REDIS_PORT": str(redis_port),
-            "RXLAB_TEST_REDIS_DIR": str(tmp / "redis"),
-            "OMP_THREAD_LIMIT": "1",
-        }
+        env = cluster_env(
+            database_url=database_url,
+            broker=broker,
+            blob_root=tmp / "blobs",
+            vocab_index=vocab_index,
+            RXLAB_MAX_ATTEMPTS=str(MAX_ATTEMPTS),
+            RXLAB_DETECT_LIMITS=limits,
+            RXLAB_OCR_LIMITS=limits,
+            RXLAB_TAG_LIMITS=limits,
+            RXLAB_NORMALISE_LIMITS=limits,
+            RXLAB_TEST_STAGE_DELAY=str(STAGE_DELAY),
+            RXLAB_TEST_POISON_FLAG=str(tmp / "poison-crashes"),
+            RXLAB_TEST_REDIS_PORT=str(redis_port),
+            RXLAB_TEST_REDIS_DIR=str(tmp / "redis"),
+        )
         for service in WORKERS:
             group.start(service, stage_worker_command(service, app=APPS[service]), env=env)
         port = free_port()
