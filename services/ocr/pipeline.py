@@ -31,7 +31,7 @@ def run(stage_input: StageInput) -> OcrOutput:
     with timer.step("preprocess"):
         pages = stage_input.pages
     for page_regions, image in zip(detected.pages, pages, strict=True):
-        with timer.step("preprocess"):
+        with timer.step("deskew"):
             angle = estimate_skew(image)
         with timer.step("infer"):
             read = read_straightened(engine, image, angle=angle)
