@@ -1,16 +1,8 @@
-"""OCR stage: straighten each page, read it in one Tesseract call, attach every line to its detected region.
-
-Line and word boxes are in the original page's pixels (mapped back from the straightened page).
-"""
+"""OCR stage: read the text of each page and attach every line to the detected region it falls in."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from PIL import Image
-
-from services.ocr.deskew import MIN_CORRECTION, box_to_page, estimate_skew, straighten
-from services.ocr.engine import Engine, OcrLine, get_engine
+from services.ocr.engine import OcrLine, get_engine
 from shared.contracts.names import Stage
 from shared.contracts.stages import DetectOutput, OcrOutput, Region, TextLine
 from shared.stage_runner import StageInput
@@ -31,29 +23,11 @@ def run(stage_input: StageInput) -> OcrOutput:
     with timer.step("preprocess"):
         pages = stage_input.pages
     for page_regions, image in zip(detected.pages, pages, strict=True):
-        with timer.step("deskew"):
-            angle = estimate_skew(image)
         with timer.step("infer"):
-            read = read_straightened(engine, image, angle=angle)
+            read = engine.read_page(image)
         with timer.step("postprocess"):
             lines.extend(_assign(line, page=page_regions.page, regions=page_regions.regions) for line in read)
     return OcrOutput(model_version=engine.version, lines=lines, timings=timer.timings())
-
-
-def read_straightened(engine: Engine, image: Image.Image, *, angle: float) -> list[OcrLine]:
-    """Read ``image`` rotated by ``-angle`` (when worth it); boxes mapped back to ``image``'s pixels."""
-    if abs(angle) < MIN_CORRECTION:
-        return engine.read_page(image)
-    lines = engine.read_page(straighten(image, angle))
-    size = image.size
-    return [
-        replace(
-            line,
-            bbox=box_to_page(line.bbox, angle=angle, size=size),
-            words=tuple(w.model_copy(update={"bbox": box_to_page(w.bbox, angle=angle, size=size)}) for w in line.words),
-        )
-        for line in lines
-    ]
 
 
 def _assign(line: OcrLine, *, page: int, regions: list[Region]) -> TextLine:
