@@ -13,6 +13,7 @@ from datetime import date
 
 from services.normaliser import dosing, labvalues
 from services.normaliser.vocabulary import VocabularyIndex
+from services.normaliser.vocabulary.terms import trim_drug_words
 from shared.contracts.extraction import (
     ClinicalDrug,
     Drug,
@@ -112,14 +113,32 @@ def parse_date(text: str | None) -> str | None:
     return None
 
 
+def printed_span(line: str, words: str) -> str:
+    """``words`` as printed in ``line``, punctuation between them kept: "Klonopin Clonazepam" → "Klonopin (Clonazepam)".
+
+    Returns ``words`` unchanged when they do not stand together in the line.
+    """
+    parts = words.split()
+    if not parts:
+        return words
+    found = re.search(r"[\s()\[\]/+,]*".join(re.escape(p) for p in parts), line)
+    if found is None:
+        return words
+    text = found.group(0)
+    if text.count("(") > text.count(")") and line[found.end() : found.end() + 1] == ")":
+        text += ")"
+    return text
+
+
 def medication(line: TaggedLine, *, vocabulary: VocabularyIndex) -> Medication:
     """Parse and code one medication line."""
     fields = dosing.parse_medication_line(text=line.text)
     strength = (fields.strength.value, fields.strength.unit) if fields.strength else None
-    match = vocabulary.match_drug(text=fields.drug_text, strength=strength, form=fields.form)
+    words = trim_drug_words(fields.drug_text) or fields.drug_text
+    match = vocabulary.match_drug(text=words, strength=strength, form=fields.form)
     confident = match is not None and match.score >= REVIEW_THRESHOLD
     drug = Drug(
-        text=fields.drug_text,
+        text=printed_span(line.text, words),
         rxnorm=RxNormConcept(rxcui=match.rxcui, name=match.name, tty=match.tty) if confident and match else None,
         clinical_drug=(
             ClinicalDrug(rxcui=match.scd_rxcui, name=match.scd_name)

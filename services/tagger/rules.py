@@ -19,8 +19,11 @@ _FORM = (
     r"|drops?|sol|solution|inh|inhaler|lotion|spray|patch|powder)"
 )
 _MED_START = re.compile(rf"^\s*(?:\d{{1,2}}\s*[.)]\s*)?{_FORM}\b\.?\s+[A-Za-z]", re.IGNORECASE)
-_STRENGTH = re.compile(r"\b\d+(?:\.\d+)?\s?(?:mg|mcg|µg|ug|g|ml|iu|units?|%)\b", re.IGNORECASE)
-_SIG = re.compile(r"\b(?:sig|disp|refills?|\d-\d-\d|od|bd|bid|tds|tid|qid|qds|hs|sos|prn|daily|po)\b", re.IGNORECASE)
+_STRENGTH = re.compile(r"\b\d+(?:\.\d+)?\s?(?:mg|mcg|µg|ug|g|ml|iu|units?|%)(?!\w)", re.IGNORECASE)
+_SIG = re.compile(
+    r"\b(?:sig|disp|refills?|rf|\d-\d-\d|od|qd|bd|bid|tds|tid|qid|qds|hs|qhs|q\d+h|sos|prn|stat|daily|po|gtt)\b",
+    re.IGNORECASE,
+)
 _LAB_ROW = re.compile(
     r"^(?P<test>[A-Za-z][A-Za-z0-9 ().,/%+\-]*?[A-Za-z)%])\s+"
     r"(?P<value>[<>]?\s?\d+(?:[.,]\d+)*|negative|positive|nil|trace|reactive|non-reactive)"

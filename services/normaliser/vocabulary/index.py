@@ -18,7 +18,7 @@ from pathlib import Path
 from rapidfuzz import fuzz, process
 
 from services.normaliser.vocabulary.build import ClinicalDrugRow
-from services.normaliser.vocabulary.terms import lab_key, normalise_term
+from services.normaliser.vocabulary.terms import INSTRUCTION_WORDS, lab_key, normalise_term
 
 #: Below this similarity (0–100) a fuzzy candidate is not returned at all.
 FUZZY_CUTOFF = 75.0
@@ -34,6 +34,11 @@ RELEASE_WORDS: dict[str, str] = {
     "dr": "Delayed Release",
     "ec": "Delayed Release",
 }
+#: Score of a name found exactly inside longer drug words (above the review threshold: the name itself is exact).
+NAME_INSIDE_SCORE = 0.95
+#: Shortest key, and words never taken for a name, when looking for names inside longer drug words.
+MIN_NAME_INSIDE = 5
+NOT_NAMES = INSTRUCTION_WORDS | {"daily", "tablet", "tablets", "capsule", "capsules", "drops", "twice", "times"}
 _KIND_RANK = {"IN": 0, "PIN": 1, "MIN": 2, "BN": 3}
 #: Specimens a printed name without one most likely means, best first (a lab's "Creatinine" is a serum test).
 _PREFERRED_SYSTEMS = (" in Serum or Plasma", " in Blood")
@@ -58,6 +63,7 @@ class DrugMatch:
         scd_rxcui, scd_name: The clinical drug matching ingredient, strength and form, when exactly one does.
         brand: The RxNorm brand name, when the printed name was a brand.
         score: Similarity of the printed name to the matched name, 0–1 (1 for an equal key).
+        text: The printed words that matched (the drug words without instructions left in them).
     """
 
     rxcui: str
@@ -67,6 +73,7 @@ class DrugMatch:
     scd_name: str | None
     brand: str | None
     score: float
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +98,7 @@ class _Loinc:
 class _Hit:
     term: DrugTerm
     score: float
+    text: str  # the printed words that matched
 
 
 class VocabularyIndex:
@@ -147,13 +155,15 @@ class VocabularyIndex:
         """
         words = text.lower().split()
         release = next((RELEASE_WORDS[w.strip(".")] for w in words if w.strip(".") in RELEASE_WORDS), None)
-        hits = [hit for part in _name_parts(text) if (hit := self._lookup_drug(part)) is not None]
+        hits = [hit for part in _name_parts(text) for hit in self._lookup_drug(part)]
         if not hits:
             return None
         generic = [h for h in hits if h.term.kind != "BN"]
         best = max(generic or hits, key=lambda h: h.score)
         target = best.term.target
-        brand = next((h.term for h in hits if h.term.kind == "BN" and h.term.target == target), None)
+        brand_hit = next((h for h in hits if h.term.kind == "BN" and h.term.target == target), None)
+        brand = brand_hit.term if brand_hit else None
+        matched = [h.text for h in hits if h is best or h is brand_hit]
         name, tty = self._concepts[target]
         scd = self._clinical_drug(target, strength=strength, form=form, release=release, brand=brand)
         return DrugMatch(
@@ -164,18 +174,43 @@ class VocabularyIndex:
             scd_name=scd.name if scd else None,
             brand=brand.name if brand else None,
             score=best.score,
+            text=" ".join(matched),
         )
 
-    def _lookup_drug(self, text: str) -> _Hit | None:
-        key = normalise_term(" ".join(w for w in text.split() if w.lower().strip(".") not in RELEASE_WORDS))
+    def _lookup_drug(self, text: str) -> list[_Hit]:
+        """The whole text's key, else names found exactly among its words, else the closest key."""
+        words = [w for w in text.split() if w.lower().strip(".") not in RELEASE_WORDS]
+        key = normalise_term(" ".join(words))
         if not key:
-            return None
+            return []
         if key in self._drug_terms:
-            return _Hit(self._drug_terms[key][0], 1.0)
+            return [_Hit(self._drug_terms[key][0], 1.0, text)]
+        inside = self._names_inside(words)
+        if inside:
+            return inside
         found = process.extractOne(key, self._drug_keys, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
         if found is None:
-            return None
-        return _Hit(self._drug_terms[found[0]][0], round(found[1] / 100, 4))
+            return []
+        return [_Hit(self._drug_terms[found[0]][0], round(found[1] / 100, 4), text)]
+
+    def _names_inside(self, words: list[str]) -> list[_Hit]:
+        """Names equal to a run of the words ("Klonopin Clonazepam", "Torsemide after meals"), longest first.
+
+        Such a hit scores :data:`NAME_INSIDE_SCORE`: the name is exact, but words around it were not explained.
+        """
+        hits: list[_Hit] = []
+        taken: set[int] = set()
+        for length in range(len(words) - 1, 0, -1):
+            for start in range(len(words) - length + 1):
+                span = range(start, start + length)
+                printed = " ".join(words[i] for i in span)
+                key = normalise_term(printed)
+                if taken.intersection(span) or len(key) < MIN_NAME_INSIDE or key in NOT_NAMES:
+                    continue
+                if key in self._drug_terms:
+                    hits.append(_Hit(self._drug_terms[key][0], NAME_INSIDE_SCORE, printed))
+                    taken.update(span)
+        return sorted(hits, key=lambda h: words.index(h.text.split()[0]))
 
     def _clinical_drug(
         self,

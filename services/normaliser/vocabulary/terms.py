@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping
 
 _WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
+#: A strength or its unit left among the drug words when OCR misread the number ("| mg/ml").
+_UNIT_WORD = re.compile(r"[\d|.,]*(?:mg|mcg|ug|g|ml|iu|%)(?:/\d*(?:ml|g|mg))?", re.IGNORECASE)
 
 #: Drug-name words written in more than one way on prescriptions.
 DRUG_WORDS: dict[str, str] = {"hcl": "hydrochloride", "hbr": "hydrobromide", "na": "sodium", "k": "potassium"}
@@ -100,6 +102,28 @@ _LAB_DROP = frozenset(
         "automated", "calc", "calculated", "ratio", "pl", "or", "value", "conc", "mass", "molar", "fasting",
     }
 )  # fmt: skip
+
+
+#: Words of instructions that a line's leftover drug words may still hold ("Terbinafine - to affected area").
+INSTRUCTION_WORDS = frozenset(
+    {"after", "before", "meals", "meal", "food", "apply", "affected", "area", "water", "with", "to", "at", "on",
+     "bedtime", "night", "morning", "use", "locally", "in", "both", "eyes", "eye", "ears", "take", "and", "for"}
+)  # fmt: skip
+
+
+def trim_drug_words(text: str) -> str:
+    """Drug words without the punctuation and instruction words around them: "Estradiol - with water" → "Estradiol"."""
+    words = text.split()
+
+    def junk(word: str) -> bool:
+        core = word.strip("-|.,;:")
+        return not core or core.lower() in INSTRUCTION_WORDS or _UNIT_WORD.fullmatch(core) is not None
+
+    while words and junk(words[-1]):
+        words.pop()
+    while words and junk(words[0]):
+        words.pop(0)
+    return " ".join(words)
 
 
 def _key(words: list[str], *, replace: Mapping[str, str], drop: frozenset[str]) -> str:

@@ -15,17 +15,11 @@ import pytest
 
 from services.normaliser.vocabulary import VocabularyIndex, build_index
 from services.normaliser.vocabulary.build import index_version, parse_clinical_drug, source_version
-from services.normaliser.vocabulary.terms import lab_key, normalise_term
+from services.normaliser.vocabulary.index import NAME_INSIDE_SCORE
+from services.normaliser.vocabulary.terms import lab_key, normalise_term, trim_drug_words
 from shared.settings import Settings
 
 VOCAB = Settings().vocab_dir
-
-
-@pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> VocabularyIndex:
-    out = tmp_path_factory.mktemp("vocab") / "vocab.sqlite3"
-    build_index(rxnorm=VOCAB / "rxnorm", loinc=VOCAB / "loinc", out=out)
-    return VocabularyIndex.open(out)
 
 
 def rxnorm_entry(name: str) -> dict[str, Any]:
@@ -157,3 +151,25 @@ def test_build_is_atomic_and_versioned_by_content(tmp_path: Path) -> None:
     (rxnorm / "O.json").write_text(json.dumps([rxnorm_entry("omeprazole")]))
     assert source_version(rxnorm=rxnorm, loinc=loinc) != index_version(out)  # the index is now stale
     assert build_index(rxnorm=rxnorm, loinc=loinc, out=out) != first
+
+
+def test_names_inside_longer_drug_words_are_found(index: VocabularyIndex) -> None:
+    both = index.match_drug(text="Klonopin Clonazepam", strength=None, form=None)
+    assert both is not None
+    assert (both.rxcui, both.brand) == (rxnorm_entry("clonazepam")["RXCUI"], "Klonopin")
+    assert both.score == NAME_INSIDE_SCORE
+    left = index.match_drug(text="TORSEMIDE AFTER MEALS", strength=None, form=None)
+    assert left is not None and left.rxcui == rxnorm_entry("torsemide")["RXCUI"] and left.text == "TORSEMIDE"
+
+
+@pytest.mark.parametrize(
+    ("words", "trimmed"),
+    [
+        ("Terbinafine - to affected area", "Terbinafine"),
+        ("Estradiol - with water", "Estradiol"),
+        ("Escitalopram | mg/ml", "Escitalopram"),
+        ("Nuzon Hydrocortisone", "Nuzon Hydrocortisone"),
+    ],
+)
+def test_drug_words_lose_instructions_and_stray_units(words: str, trimmed: str) -> None:
+    assert trim_drug_words(words) == trimmed

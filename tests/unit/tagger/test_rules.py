@@ -71,3 +71,11 @@ def test_header_line_carries_every_header_entity() -> None:
     assert ("PRESCRIBER", "Dr. Farhan Bhat") in entities
     assert ("DATE", "06/04/2025") in entities
     assert tag("Patient Name: Imran Yadav Sample ID: LAB100746")[1] == [("PATIENT_NAME", "Imran Yadav")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Moxifloxacin 0.5% gtt 1 drop in both eyes bid #1 RF 11", "Doxycycline 200mg inj IV qd x 5 days #1 RF 11"],
+)
+def test_compact_us_lines_are_medications(text: str) -> None:
+    assert tag(text)[0] == "medication"

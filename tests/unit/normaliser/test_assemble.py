@@ -1,0 +1,46 @@
+"""Assembling a medication from a tagged line: the printed drug text, the codes, the review outcome."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.normaliser.assemble import medication, printed_span
+from services.normaliser.vocabulary import VocabularyIndex
+from shared.contracts.stages import TaggedLine
+from tests.unit.normaliser.test_vocabulary import rxnorm_entry
+
+
+def line(text: str) -> TaggedLine:
+    return TaggedLine(page=1, text=text, bbox=(10, 20, 300, 40), kind="medication", entities=[], confidence=0.6)
+
+
+@pytest.mark.parametrize(
+    ("text", "words", "printed"),
+    [
+        ("5. Tab. Klonopin (Clonazepam) 500 mcg - 1 tablet at bedtime", "Klonopin Clonazepam", "Klonopin (Clonazepam)"),
+        ("3. TAB. Rabeprazole 20 mg 1 tab BD", "Rabeprazole", "Rabeprazole"),
+        ("Tab. Something 5 mg", "Other Words", "Other Words"),
+    ],
+)
+def test_printed_span_keeps_the_punctuation_between_drug_words(text: str, words: str, printed: str) -> None:
+    assert printed_span(text, words) == printed
+
+
+def test_brand_and_generic_line_is_coded_with_printed_text(index: VocabularyIndex) -> None:
+    item = medication(line("5. Tab. Klonopin (Clonazepam) 500 mcg - 1 tablet at bedtime"), vocabulary=index)
+    assert item.drug.text == "Klonopin (Clonazepam)"
+    assert item.drug.rxnorm is not None and item.drug.rxnorm.rxcui == rxnorm_entry("clonazepam")["RXCUI"]
+    assert item.drug.brand == "Klonopin"
+    assert item.confidence >= 0.9
+
+
+def test_instruction_words_do_not_stay_in_the_drug(index: VocabularyIndex) -> None:
+    item = medication(line("Gel Terbinafine 1% - apply to affected area three times daily"), vocabulary=index)
+    assert item.drug.text == "Terbinafine"
+    assert item.drug.rxnorm is not None and item.drug.rxnorm.rxcui == rxnorm_entry("terbinafine")["RXCUI"]
+
+
+def test_unknown_drug_stays_uncoded(index: VocabularyIndex) -> None:
+    item = medication(line("Tab. Zzqxv 500 mg 1-0-1 x 5 days"), vocabulary=index)
+    assert item.drug.rxnorm is None and item.drug.clinical_drug is None
+    assert item.drug.text == "Zzqxv"
