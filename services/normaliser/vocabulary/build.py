@@ -37,7 +37,7 @@ CREATE TABLE clinical_drug (rxcui TEXT NOT NULL, name TEXT NOT NULL, ingredient_
                             PRIMARY KEY (rxcui, ingredient_rxcui));
 CREATE TABLE brand_drug (brand_rxcui TEXT NOT NULL, scd_rxcui TEXT NOT NULL, PRIMARY KEY (brand_rxcui, scd_rxcui));
 CREATE TABLE loinc (code TEXT PRIMARY KEY, name TEXT NOT NULL, ucum TEXT, rows INTEGER NOT NULL);
-CREATE TABLE loinc_term (term TEXT NOT NULL, code TEXT NOT NULL, PRIMARY KEY (term, code));
+CREATE TABLE loinc_term (term TEXT NOT NULL, code TEXT NOT NULL, printed INTEGER NOT NULL, PRIMARY KEY (term, code));
 """
 
 #: RxNorm dose forms → the form words of docs/conventions.md (unlisted forms keep ``form`` null).
@@ -273,5 +273,9 @@ def _load_loinc(db: sqlite3.Connection, rows: Iterable[dict[str, str]]) -> None:
             " ucum = coalesce(loinc.ucum, excluded.ucum)",
             (code, row["LONG_COMMON_NAME"].strip(), ucum),
         )
-        for name in printed_lab_names(row):
-            db.execute("INSERT OR IGNORE INTO loinc_term VALUES (?, ?)", (name, code))
+        for name, printed in printed_lab_names(row).items():
+            db.execute(
+                "INSERT INTO loinc_term VALUES (?, ?, ?) ON CONFLICT (term, code) DO UPDATE"
+                " SET printed = max(printed, excluded.printed)",
+                (name, code, int(printed)),
+            )

@@ -41,7 +41,9 @@ MIN_NAME_INSIDE = 5
 NOT_NAMES = INSTRUCTION_WORDS | {"daily", "tablet", "tablets", "capsule", "capsules", "drops", "twice", "times"}
 _KIND_RANK = {"IN": 0, "PIN": 1, "MIN": 2, "BN": 3}
 #: Specimens a printed name without one most likely means, best first (a lab's "Creatinine" is a serum test).
-_PREFERRED_SYSTEMS = (" in Serum or Plasma", " in Blood")
+_PREFERRED_SYSTEMS = (" in Serum or Plasma", " in Blood", " of Blood")
+#: Score of a name whose best codes tie (same unit and specimen): below review, a person picks the code.
+AMBIGUOUS_SCORE = 0.85
 _PARENTHESISED = re.compile(r"\(([^)]*)\)")
 _SIMILAR_FORMS = {"syrup": {"syrup", "solution", "suspension"}, "solution": {"solution", "syrup"}}
 
@@ -120,9 +122,9 @@ class VocabularyIndex:
         for brand, scd in db.execute("SELECT * FROM brand_drug"):
             self._brand_drugs[brand].add(scd)
         self._loinc = {row[0]: _Loinc(*row) for row in db.execute("SELECT * FROM loinc")}
-        self._lab_terms: dict[str, list[str]] = defaultdict(list)
-        for term, code in db.execute("SELECT term, code FROM loinc_term ORDER BY code"):
-            self._lab_terms[term].append(code)
+        self._lab_terms: dict[str, list[tuple[str, bool]]] = defaultdict(list)
+        for term, code, printed in db.execute("SELECT term, code, printed FROM loinc_term ORDER BY code"):
+            self._lab_terms[term].append((code, bool(printed)))
         self._drug_keys = list(self._drug_terms)
         self._lab_keys = list(self._lab_terms)
 
@@ -262,7 +264,12 @@ class VocabularyIndex:
             if found is None:
                 return None
             codes, score = self._lab_terms[found[0]], round(found[1] / 100, 4)
-        best = max((self._loinc[c] for c in codes), key=lambda row: _lab_preference(row, unit))
+        ranked = sorted(
+            ((_lab_preference(self._loinc[c], unit, printed), self._loinc[c]) for c, printed in codes), reverse=True
+        )
+        best = ranked[0][1]
+        if len(ranked) > 1 and ranked[1][0][:3] == ranked[0][0][:3]:
+            score = min(score, AMBIGUOUS_SCORE)  # e.g. "LDL Cholesterol": calculated or direct assay
         return LabTestMatch(code=best.code, name=best.name, ucum=best.ucum, score=score)
 
 
@@ -273,8 +280,14 @@ def _name_parts(text: str) -> list[str]:
     return [p for p in (outside, *inside) if p]
 
 
-def _lab_preference(row: _Loinc, unit: str | None) -> tuple[bool, int, int, str]:
-    """Order of the codes sharing a name: same unit, then serum/plasma, then blood, then the most used, then code."""
-    same_unit = unit is not None and row.ucum is not None and row.ucum.lower() == unit.lower()
+def _unit_key(unit: str) -> str:
+    """Units compared as written in practice: case-folded, "mcg" as "ug", "^" as "*"."""
+    return unit.lower().replace("mcg", "ug").replace("^", "*").replace("µ", "u")
+
+
+def _lab_preference(row: _Loinc, unit: str | None, printed: bool) -> tuple[bool, bool, int, int, str]:
+    """Order of the codes sharing a name: same unit, then found by a name labs print (not only LOINC's component),
+    then serum/plasma, blood; then the most used, then the code. A tie on the first three is ambiguous."""
+    same_unit = unit is not None and row.ucum is not None and _unit_key(row.ucum) == _unit_key(unit)
     system = next((len(_PREFERRED_SYSTEMS) - i for i, s in enumerate(_PREFERRED_SYSTEMS) if row.name.endswith(s)), 0)
-    return same_unit, system, row.rows, row.code
+    return same_unit, printed, system, row.rows, row.code

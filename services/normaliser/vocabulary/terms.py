@@ -91,6 +91,7 @@ LAB_WORDS: dict[str, str] = {
     "oestradiol": "estradiol",
     "haem": "hem",
     "b12": "b12 cobalamin",
+    "calc": "calculated",
     "hdlc": "cholesterol hdl",
     "ldlc": "cholesterol ldl",
 }
@@ -99,7 +100,7 @@ _LAB_DROP = frozenset(
     {
         "in", "of", "by", "the", "serum", "plasma", "blood", "ser", "serpl", "plas", "bld", "qn", "poc", "csh",
         "mcnc", "scnc", "ccnc", "acnc", "ncnc", "mfr", "count", "level", "levels", "total", "s", "test", "auto",
-        "automated", "calc", "calculated", "ratio", "pl", "or", "value", "conc", "mass", "molar", "fasting",
+        "automated", "ratio", "pl", "or", "value", "conc", "mass", "molar",
     }
 )  # fmt: skip
 
@@ -147,8 +148,17 @@ def lab_key(text: str) -> str:
     return _key(plain.split(), replace=LAB_WORDS, drop=_LAB_DROP)
 
 
-def printed_lab_names(row: Mapping[str, str]) -> set[str]:
-    """The keys under which a LOINC flowsheet row is found: its local name, display and short names, component."""
+def printed_lab_names(row: Mapping[str, str]) -> dict[str, bool]:
+    """The keys under which a LOINC flowsheet row is found, each with whether it is a name labs print (local,
+    display or short name) rather than only LOINC's component."""
     component = row.get("LONG_COMMON_NAME", "").split(" [", 1)[0]
-    names = (row.get("INDENTEDNAME", ""), row.get("LOINC_DISPLAY", ""), row.get("LOINC_ShortName", ""), component)
-    return {key for key in (lab_key(name.replace(".", " ").replace("'", "")) for name in names) if key}
+    # A differential count in percent ("Eosinophils/100 leukocytes") is printed under the cell's name alone.
+    analyte = component.split("/100 leukocytes", 1)[0]
+    printed = (row.get("INDENTEDNAME", ""), row.get("LOINC_DISPLAY", ""), row.get("LOINC_ShortName", ""))
+    keys = {key: False for key in (_clean_key(name) for name in (component, analyte)) if key}
+    keys.update({key: True for key in (_clean_key(name) for name in printed) if key})
+    return keys
+
+
+def _clean_key(name: str) -> str:
+    return lab_key(name.replace(".", " ").replace("'", ""))
