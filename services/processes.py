@@ -136,8 +136,11 @@ def start_postgres(group: ProcessGroup, *, port: int, data_dir: Path) -> str:
     bindir = postgres_bindir()
     data_dir.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
+        # As root the server runs as the postgres user, who must own its data folder and reach it.
         shutil.chown(data_dir, user="postgres")
         os.chmod(data_dir, 0o700)
+        parent = data_dir.parent
+        parent.chmod(parent.stat().st_mode | 0o011)
     subprocess.run(  # noqa: S603
         _as_postgres_user([str(bindir / "initdb"), "-D", str(data_dir), "-U", "rxlab", "--auth=trust", "-E", "UTF8"]),
         check=True,

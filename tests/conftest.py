@@ -36,7 +36,6 @@ def postgres_server(servers: ProcessGroup) -> str:
     import tempfile
 
     data_dir = Path(tempfile.mkdtemp(prefix="rxlab-pg-"))
-    data_dir.chmod(0o755)  # as root the server runs as the postgres user, who must reach its data folder
     return start_postgres(servers, port=free_port(), data_dir=data_dir / "data")
 
 
