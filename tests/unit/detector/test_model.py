@@ -42,3 +42,22 @@ def test_whole_page_detector_returns_the_page() -> None:
     (regions,) = WholePageDetector().detect([Image.new("RGB", (300, 400))])
     assert [(r.cls, r.bbox) for r in regions] == [("page", (0.0, 0.0, 300.0, 400.0))]
     assert get_detector("whole-page") is get_detector("whole-page")
+
+
+def test_shipped_yolo_model_finds_regions_of_its_classes_on_a_sample() -> None:
+    from services.detector.model import YoloOnnxDetector
+    from shared.settings import Settings
+    from tests.conftest import SAMPLES
+    from training.detector.dataset import CLASSES
+
+    detector = YoloOnnxDetector(Settings().models_dir / "detector" / "detector.onnx")
+    assert detector.classes == list(CLASSES)
+    assert detector.version.startswith("yolo-detector-")
+    page = Image.open(SAMPLES / "rx-india-clean" / "original.png").convert("RGB")
+    regions = detector.detect_page(page)
+    assert regions, "the sample prescription has a header, a patient block and medication lines"
+    assert {r.cls for r in regions} <= set(CLASSES)
+    for r in regions:
+        assert 0 <= r.bbox[0] < r.bbox[2] <= page.width and 0 <= r.bbox[1] < r.bbox[3] <= page.height
+        assert r.confidence >= 0.25
+    assert reading_order(regions) == regions
