@@ -14,6 +14,7 @@ BENCH_PACKAGES := wrk
 PYTEST_ARGS ?=
 CORPUS := data/corpus
 CORPUS_ARGS ?=
+EVAL_ARGS ?=
 
 export OMP_THREAD_LIMIT := 1
 export HF_HUB_OFFLINE := 1
@@ -89,7 +90,7 @@ $(CORPUS)/test:
 
 .PHONY: eval
 eval: setup $(CORPUS)/test ## the whole pipeline in-process over the test split: reports/eval.json + eval.png
-	$(BIN)/python -m training.evaluation.run --corpus $(CORPUS)
+	$(BIN)/python -m training.evaluation.run --corpus $(CORPUS) $(EVAL_ARGS)
 
 .PHONY: bench
 bench: setup $(CORPUS)/test ## throughput vs bare tesseract, gateway intake under wrk, worker memory: reports/bench.json
