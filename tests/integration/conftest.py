@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,17 +57,28 @@ def cluster(
     broker = redis_url.rsplit("/", 1)[0] + f"/{1 if request.param == 'sqlite' else 2}"
     env = cluster_env(database_url=database_url, broker=broker, blob_root=tmp / "blobs", vocab_index=vocab_index)
     group = ProcessGroup(log_dir=tmp / "logs")
-    port = free_port()
     try:
-        for service in WORKERS:
-            group.start(service, worker_command(service), env=env)
-        group.start("gateway", gateway_command(bind=f"127.0.0.1:{port}", workers=2), env=env)
-        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/readyz"), timeout=60, what="gateway")
-        engine = make_engine(database_url)
-        yield Cluster(f"http://127.0.0.1:{port}", env, engine, group, tmp / "blobs")
-        engine.dispose()
+        with running_cluster(group, env) as cluster:
+            yield cluster
     finally:
         group.stop_all()
+
+
+@contextmanager
+def running_cluster(
+    group: ProcessGroup, env: dict[str, str], *, apps: dict[str, str] | None = None
+) -> Iterator[Cluster]:
+    """Start the four stage workers (``apps``: other Celery apps per service) and the gateway in ``group``."""
+    for service in WORKERS:
+        group.start(service, worker_command(service, app=(apps or {}).get(service)), env=env)
+    port = free_port()
+    group.start("gateway", gateway_command(bind=f"127.0.0.1:{port}", workers=2), env=env)
+    wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/readyz"), timeout=60, what="gateway")
+    engine = make_engine(env["RXLAB_DATABASE_URL"])
+    try:
+        yield Cluster(f"http://127.0.0.1:{port}", env, engine, group, Path(env["RXLAB_BLOB_ROOT"]))
+    finally:
+        engine.dispose()
 
 
 def cluster_env(*, database_url: str, broker: str, blob_root: Path, vocab_index: Path, **extra: str) -> dict[str, str]:

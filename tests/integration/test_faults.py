@@ -27,14 +27,12 @@ from PIL import Image, PngImagePlugin
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.processes import WORKERS, ProcessGroup, free_port, gateway_command, http_ok, start_redis, wait_until
-from services.processes import worker_command as stage_worker_command
+from services.processes import WORKERS, ProcessGroup, free_port, start_redis, wait_until
 from shared.contracts.extraction import ExtractionResult
 from shared.db.migrate import upgrade
 from shared.db.models import AuditEvent, Job, JobEvent, PatientRecord, StageOutput
-from shared.db.session import make_engine
 from tests.conftest import ROOT, _fresh_postgres_database
-from tests.integration.conftest import Cluster, cluster_env, post_document, wait_for_job
+from tests.integration.conftest import Cluster, cluster_env, post_document, running_cluster, wait_for_job
 from tests.integration.faulty_workers import APPS, POISON_MARKER
 from tests.integration.test_cluster import sample
 
@@ -73,14 +71,8 @@ def faulty(tmp_path_factory: pytest.TempPathFactory, postgres_server: str, vocab
             RXLAB_TEST_REDIS_PORT=str(redis_port),
             RXLAB_TEST_REDIS_DIR=str(tmp / "redis"),
         )
-        for service in WORKERS:
-            group.start(service, stage_worker_command(service, app=APPS[service]), env=env)
-        port = free_port()
-        group.start("gateway", gateway_command(bind=f"127.0.0.1:{port}", workers=2), env=env)
-        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/readyz"), timeout=60, what="gateway")
-        engine = make_engine(database_url)
-        yield Cluster(f"http://127.0.0.1:{port}", env, engine, group, tmp / "blobs")
-        engine.dispose()
+        with running_cluster(group, env, apps=APPS) as cluster:
+            yield cluster
     finally:
         group.stop_all()
 
