@@ -25,13 +25,15 @@ _SIG = re.compile(
     re.IGNORECASE,
 )
 _LAB_ROW = re.compile(
-    r"^(?P<test>[A-Za-z][A-Za-z0-9 ().,/%+\-]*?[A-Za-z)%])\s+"
+    # The test name may end in a letter, a bracket, % or a letter+digit name ("FT4", "Vitamin B12", "Total T3").
+    r"^(?P<test>[A-Za-z][A-Za-z0-9 ().,/%+#'\-]*?(?:[A-Za-z)%#]|(?<=[A-Za-z])\d{1,2}))\s+"
     r"(?P<value>[<>]?\s?\d+(?:[.,]\d+)*|negative|positive|nil|trace|reactive|non-reactive)"
-    r"(?:\s+(?P<flag>[HL]))?"
-    r"(?:\s+(?P<unit>(?![<>]?\d)\S+))?"
+    r"(?:\s+(?P<flag>[HL]|high|low))?"
+    r"(?:\s+(?P<unit>10[\^*x]\d+/\S+|(?![\[(<>]?\s?\d)\S+))?"
     r"(?:\s+(?P<range>.*\d.*))?$",
     re.IGNORECASE,
 )
+_PAGE_NUMBER = re.compile(r"page\s+\d+\s*(?:of|/)\s*\d+", re.IGNORECASE)
 _NAME = re.compile(
     r"\b(?:patient(?:'s)?\s*name|name|patient)\s*[:\-]\s*"
     r"(?P<v>[A-Za-z][A-Za-z .']{1,60}?)(?=\s{2,}|\s+age\b|\s+sex\b|$|\s+[A-Za-z.]+(?:\s[A-Za-z.]+)?\s*:)",
@@ -108,7 +110,7 @@ def _medication(text: str) -> list[Entity]:
 
 def _lab_result(text: str) -> list[Entity]:
     match = _LAB_ROW.match(text.strip())
-    if match is None or _MED_START.search(text):
+    if match is None or _MED_START.search(text) or _PAGE_NUMBER.match(text.strip()):
         return []
     labels = {"test": "TEST", "value": "VALUE", "flag": "FLAG", "unit": "UNIT", "range": "REF_RANGE"}
     return [

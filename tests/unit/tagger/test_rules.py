@@ -79,3 +79,22 @@ def test_header_line_carries_every_header_entity() -> None:
 )
 def test_compact_us_lines_are_medications(text: str) -> None:
     assert tag(text)[0] == "medication"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ALP 182 High U/L [45 - 130]", [("TEST", "ALP"), ("VALUE", "182"), ("FLAG", "High"), ("UNIT", "U/L")]),
+        ("FT4 2.51 ng/dl [0.55 - 1.83]", [("TEST", "FT4"), ("VALUE", "2.51"), ("UNIT", "ng/dl")]),
+        ("RBC # 5.81 H 10^6/uL 4.50-5.50", [("TEST", "RBC #"), ("VALUE", "5.81"), ("FLAG", "H"), ("UNIT", "10^6/uL")]),
+        ("A/G Ratio 2.39 [1.00 - 2.50]", [("TEST", "A/G Ratio"), ("VALUE", "2.39")]),
+    ],
+)
+def test_lab_rows_with_word_flags_digit_names_and_no_unit(text: str, expected: list[tuple[str, str]]) -> None:
+    kind, entities = tag(text)
+    assert kind == "lab_result"
+    assert [e for e in entities if e[0] != "REF_RANGE"] == expected
+
+
+def test_page_numbers_are_not_lab_rows() -> None:
+    assert tag("Page 1 of 2")[0] == "other"
