@@ -6,7 +6,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rxlab-installed
-# Debian packages (installed with apt-get when root): run and test; the corpus's fonts; the load generator.
+# Debian packages (installed with apt-get when root): run and test; the corpus's fonts (the unit tests render corpus
+# documents too); the load generator.
 SYSTEM_PACKAGES := redis-server tesseract-ocr tesseract-ocr-eng postgresql shellcheck docker-compose chromium chromium-driver
 CORPUS_PACKAGES := fonts-dejavu-core fonts-dejavu-extra fonts-liberation fonts-freefont-ttf fonts-urw-base35 \
 	fonts-crosextra-carlito fonts-crosextra-caladea
@@ -28,7 +29,7 @@ help: ## list the targets
 
 .PHONY: system
 system: ## install the Debian packages (apt-get, when root) or say which are missing
-	@$(MAKE) --no-print-directory apt PACKAGES="$(SYSTEM_PACKAGES)"
+	@$(MAKE) --no-print-directory apt PACKAGES="$(SYSTEM_PACKAGES) $(CORPUS_PACKAGES)"
 
 .PHONY: apt
 apt:
@@ -82,7 +83,6 @@ docker-validate: setup ## shellcheck the entrypoint, check every Dockerfile, `do
 
 .PHONY: corpus
 corpus: setup ## generate the seeded synthetic corpus into data/corpus (a few minutes; CORPUS_ARGS=--help)
-	@$(MAKE) --no-print-directory apt PACKAGES="$(CORPUS_PACKAGES)"
 	$(BIN)/python -m training.corpus.generate --out $(CORPUS) $(CORPUS_ARGS)
 
 $(CORPUS)/test:
