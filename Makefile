@@ -113,6 +113,15 @@ $(TRAIN_STAMP): requirements/train.txt pyproject.toml
 train-detector: setup $(TRAIN_STAMP) $(CORPUS)/test ## train the YOLO detector on the corpus, ship models/detector/*.onnx
 	$(TRAIN_VENV)/bin/python -m training.detector.train $(TRAIN_ARGS)
 
+TAGGER_DATA := data/tagger
+
+$(TAGGER_DATA)/train.jsonl: | $(CORPUS)/test
+	$(BIN)/python -m training.tagger.dataset --corpus $(CORPUS) --out $(TAGGER_DATA)
+
+.PHONY: train-tagger
+train-tagger: setup $(TRAIN_STAMP) $(TAGGER_DATA)/train.jsonl ## fine-tune the MiniLM token classifier on corpus lines (printed + OCR), ship models/tagger/ as int8 ONNX
+	$(TRAIN_VENV)/bin/python -m training.tagger.train $(TRAIN_ARGS)
+
 .PHONY: lock
 lock: ## re-pin requirements/*.txt from requirements/*.in (uv pip compile; train.txt is a pip freeze of .venv-train)
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install -q uv

@@ -8,7 +8,7 @@ outcome: the code stays null, and the document is routed to review with a reason
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from services.normaliser import dosing, labvalues
@@ -130,9 +130,31 @@ def printed_span(line: str, words: str) -> str:
     return text
 
 
+def medication_fields(line: TaggedLine) -> dosing.MedicationFields:
+    """The fields of a medication line: the tagger's spans first, the whole-line parser for what it did not mark.
+
+    The drug words are the tagger's DRUG span; strength, frequency and duration are parsed from their spans when
+    those parse (the span "1-0-1" alone, "x 5 days" alone), and taken from the whole-line parse otherwise.
+    """
+    whole = dosing.parse_medication_line(text=line.text)
+    drug = _entity([line], "DRUG")
+    strength_text, frequency_text = _entity([line], "STRENGTH"), _entity([line], "FREQUENCY")
+    duration_text = _entity([line], "DURATION")
+    strength = dosing.parse_strength(text=strength_text) if strength_text else None
+    frequency = dosing.parse_frequency(text=frequency_text, form=whole.form) if frequency_text else None
+    duration = dosing.parse_duration(text=duration_text) if duration_text else None
+    return replace(
+        whole,
+        drug_text=drug or whole.drug_text,
+        strength=strength or whole.strength,
+        frequency=frequency or whole.frequency,
+        duration=duration if isinstance(duration, dosing.Duration) else whole.duration,
+    )
+
+
 def medication(line: TaggedLine, *, vocabulary: VocabularyIndex) -> Medication:
     """Parse and code one medication line."""
-    fields = dosing.parse_medication_line(text=line.text)
+    fields = medication_fields(line)
     strength = (fields.strength.value, fields.strength.unit) if fields.strength else None
     words = trim_drug_words(fields.drug_text) or fields.drug_text
     match = vocabulary.match_drug(text=words, strength=strength, form=fields.form)

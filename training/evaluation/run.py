@@ -25,11 +25,17 @@ from typing import Any
 from rapidfuzz.distance import Levenshtein
 
 from services import inprocess
+from services.tagger.model import get_model as get_tagger
 from shared.contracts.names import Stage
 from shared.pages import PageLimits
 from training.detector.dataset import detector_boxes
 from training.evaluation.detection import Box, mean_ap
 from training.evaluation.scoring import DocumentScore, iou, merge, score_document
+from training.tagger.align import label_ocr_line
+from training.tagger.metrics import entity_scores
+
+#: The labels the tagger's targets name (issue 5), printed first.
+TAGGER_TARGETS = ("DRUG", "STRENGTH", "FREQUENCY", "DURATION", "TEST", "VALUE", "UNIT")
 
 CONDITIONS = ("clean", "degraded")
 
@@ -91,6 +97,7 @@ def _bucket() -> dict[str, Any]:
         "true_boxes": [],
         "classes": set(),
         "latency": defaultdict(list),
+        "tags": {"truth": ([], []), "ocr": ([], [])},
     }
 
 
@@ -108,10 +115,25 @@ def _collect(bucket: dict[str, Any], truth: dict[str, Any], extraction: inproces
         bucket["true_boxes"].append(true_boxes)
         bucket["classes"].update(box.cls for box in true_boxes)
         read = [line for line in ocr.lines if line.page == number]
+        _collect_tags(bucket["tags"], page["lines"], read)
         for line in page["lines"]:
             errors, chars = line_errors(line["text"], line["bbox"], read)
             bucket["cer"][0] += errors
             bucket["cer"][1] += chars
+
+
+def _collect_tags(tags: dict[str, tuple[list[Any], list[Any]]], truth_lines: list[Any], read: list[Any]) -> None:
+    """Gold and predicted word tags of one page: the printed lines (truth text) and the OCR lines (aligned gold)."""
+    model = get_tagger()
+    printed = [[t["text"] for t in line["tokens"]] for line in truth_lines]
+    for line, tagged in zip(truth_lines, model.tag(printed), strict=True):
+        tags["truth"][0].append([t["label"] for t in line["tokens"]])
+        tags["truth"][1].append([w.tag for w in tagged])
+    ocr_lines = [line for line in read if line.words]
+    gold = [label_ocr_line([(w.text, w.bbox) for w in line.words], truth_lines) for line in ocr_lines]
+    for labelled, tagged in zip(gold, model.tag([g.words for g in gold]), strict=True):
+        tags["ocr"][0].append(labelled.labels)
+        tags["ocr"][1].append([w.tag for w in tagged])
 
 
 def line_errors(text: str, bbox: Sequence[float], read: Sequence[Any]) -> tuple[int, int]:
@@ -140,6 +162,10 @@ def _summarise(bucket: dict[str, Any]) -> dict[str, Any]:
             predictions=bucket["pred_boxes"], truths=bucket["true_boxes"], classes=sorted(bucket["classes"])
         ),
         "latency_ms": {stage: _percentiles(values) for stage, values in bucket["latency"].items()},
+        "tagger": {
+            source: entity_scores(gold=gold, predicted=predicted)
+            for source, (gold, predicted) in bucket["tags"].items()
+        },
     }
 
 
@@ -169,6 +195,17 @@ def print_report(report: dict[str, Any]) -> None:
             f = rows[c]["fields"].get(name)
             cells.append(f"{f['f1']:.3f} ({f['precision']:.2f}/{f['recall']:.2f})" if f else "-")
         print(f"  {name:26}" + "".join(f"{cell:>22}" for cell in cells))
+    print("\ntagger entity F1: printed text / OCR text")
+    labels = list(rows[conditions[0]]["tagger"]["truth"]["labels"])
+    for label in [*TAGGER_TARGETS, *(x for x in labels if x not in TAGGER_TARGETS), "micro"]:
+        cells = []
+        for c in conditions:
+            scores = rows[c]["tagger"]
+            pick = [
+                s["micro"] if label == "micro" else s["labels"].get(label) for s in (scores["truth"], scores["ocr"])
+            ]
+            cells.append(" / ".join(f"{p['f1']:.3f}" if p else "-" for p in pick))
+        print(f"  {label:26}" + "".join(f"{cell:>22}" for cell in cells))
     print("\ndetector mAP50 / mAP50-95")
     for cls in rows[conditions[0]]["detector"]:
         cells = [_map_cell(rows[c]["detector"].get(cls)) for c in conditions]

@@ -44,3 +44,25 @@ def test_unknown_drug_stays_uncoded(index: VocabularyIndex) -> None:
     item = medication(line("Tab. Zzqxv 500 mg 1-0-1 x 5 days"), vocabulary=index)
     assert item.drug.rxnorm is None and item.drug.clinical_drug is None
     assert item.drug.text == "Zzqxv"
+
+
+def test_tagged_spans_come_first_and_the_line_parser_fills_the_rest() -> None:
+    from services.normaliser.assemble import medication_fields
+    from shared.contracts.stages import Entity
+
+    text = "Tab. Dolo 650 1-0-1 after food x 5 days"
+    tagged = line(text).model_copy(
+        update={
+            "entities": [
+                Entity(label="DRUG", text="Dolo", confidence=0.9),
+                Entity(label="FREQUENCY", text="1-0-1", confidence=0.9),
+                Entity(label="DURATION", text="x 5 days", confidence=0.9),
+            ]
+        }
+    )
+    fields = medication_fields(tagged)
+    assert fields.drug_text == "Dolo"  # the line parser alone keeps the bare number with the drug words
+    assert fields.frequency is not None and fields.frequency.per_day == 2
+    assert fields.duration is not None and (fields.duration.value, fields.duration.unit) == (5, "d")
+    assert fields.form == "tablet"
+    assert medication_fields(line(text)).drug_text == "Dolo 650"  # untagged: the line parser's drug words

@@ -1,0 +1,1 @@
+"""Tests of training/ code that serving does not import."""

@@ -1,0 +1,65 @@
+"""Tagger data: OCR words take the tags of the truth characters they were read from; entity scoring."""
+
+from __future__ import annotations
+
+from training.tagger.align import label_ocr_line, truth_owners, word_owners
+from training.tagger.metrics import entity_scores, spans
+
+TRUTH_LINE = {
+    "text": "Tab. Metformin 500 mg 1-0-1",
+    "bbox": [100.0, 50.0, 700.0, 80.0],
+    "tokens": [
+        {"text": "Tab.", "label": "B-FORM"},
+        {"text": "Metformin", "label": "B-DRUG"},
+        {"text": "500", "label": "B-STRENGTH"},
+        {"text": "mg", "label": "I-STRENGTH"},
+        {"text": "1-0-1", "label": "B-FREQUENCY"},
+    ],
+}
+OTHER_LINE = {
+    "text": "Date: 11/04/2024",
+    "bbox": [800.0, 52.0, 1100.0, 80.0],
+    "tokens": [{"text": "Date:", "label": "O"}, {"text": "11/04/2024", "label": "B-DATE"}],
+}
+
+
+def test_truth_owners_number_entities_and_leave_spaces_unowned() -> None:
+    text, owners = truth_owners(TRUTH_LINE["tokens"])
+    assert text == TRUTH_LINE["text"]
+    assert owners[0] == ("FORM", 0) and owners[4] is None
+    assert owners[text.index("500")] == owners[text.index("mg")] == ("STRENGTH", 2)
+
+
+def test_ocr_noise_merged_and_split_words_keep_their_entities() -> None:
+    text, owners = truth_owners(TRUTH_LINE["tokens"])
+    read = ["Tab.", "Metf0rmin", "500mg", "1-0-l"]
+    assert [o[0] if o else None for o in word_owners(read, text, owners)] == ["FORM", "DRUG", "STRENGTH", "FREQUENCY"]
+    split = ["Tab.", "Met", "formin", "500", "mg"]
+    assert [o[0] if o else None for o in word_owners(split, text, owners)][1:3] == ["DRUG", "DRUG"]
+
+
+def test_an_ocr_line_across_two_printed_lines_is_labelled_from_each_by_position() -> None:
+    words = [
+        ("Tab.", (100, 52, 160, 78)),
+        ("Metformin", (170, 52, 330, 78)),
+        ("500", (340, 52, 400, 78)),
+        ("mg", (405, 52, 440, 78)),
+        ("1-0-1", (450, 52, 540, 78)),
+        ("Date:", (800, 54, 880, 78)),
+        ("11/04/2024", (890, 54, 1090, 78)),
+        ("~", (1500, 54, 1510, 78)),
+    ]
+    labelled = label_ocr_line(words, [TRUTH_LINE, OTHER_LINE])
+    assert labelled.labels == [
+        "B-FORM", "B-DRUG", "B-STRENGTH", "I-STRENGTH", "B-FREQUENCY", "O", "B-DATE", "O",
+    ]  # fmt: skip
+
+
+def test_spans_and_entity_scores() -> None:
+    assert spans(["B-DRUG", "I-DRUG", "O", "I-UNIT"]) == {("DRUG", 0, 2), ("UNIT", 3, 4)}
+    gold = [["B-DRUG", "I-DRUG", "B-STRENGTH"], ["B-TEST", "B-VALUE"]]
+    assert entity_scores(gold=gold, predicted=gold)["micro"]["f1"] == 1.0
+    wrong = entity_scores(gold=gold, predicted=[["B-DRUG", "O", "B-STRENGTH"], ["O", "O"]])
+    assert wrong["labels"]["DRUG"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert wrong["labels"]["STRENGTH"]["f1"] == 1.0
+    assert wrong["micro"]["recall"] == 0.25

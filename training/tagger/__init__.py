@@ -1,0 +1,1 @@
+"""rxlab: training/tagger — the token classifier: data from the corpus, training, alignment."""

