@@ -67,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "documents": len(originals),
         "pages": len(pages),
     }
+    report["tagger"] = bench_tagger(originals)
     report["tesseract_cli"] = bench_tesseract(pages)
     report["in_process"] = bench_in_process(originals, len(pages))
     with tempfile.TemporaryDirectory(prefix="rxlab-bench-") as tmp:
@@ -81,6 +82,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(json.dumps(report, indent=2))
     print(f"\nwrote {args.out}")
     return 0
+
+
+def bench_tagger(originals: list[Path]) -> dict[str, Any]:
+    """Token classifier alone, one thread: each document's printed lines tagged in one batched call."""
+    from services.tagger.model import MODEL_DIR, get_model
+
+    model = get_model()
+    documents = []
+    for original in originals:
+        truth = json.loads((original.parent / "truth.json").read_text())
+        documents.append([line["text"].split() for page in truth["pages"] for line in page["lines"]])
+    model.tag(documents[0])  # first call allocates the session's buffers
+    started = time.perf_counter()
+    for lines in documents:
+        model.tag(lines)
+    seconds = time.perf_counter() - started
+    count = sum(len(lines) for lines in documents)
+    return {
+        "model": model.version,
+        "file_mb": round((MODEL_DIR / "tagger.onnx").stat().st_size / 1e6, 1),
+        "lines": count,
+        "ms_per_line": round(1000 * seconds / count, 2),
+        "ms_per_document": round(1000 * seconds / len(documents), 1),
+    }
 
 
 def bench_tesseract(pages: list[Path]) -> dict[str, Any]:
