@@ -10,19 +10,12 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from services.tagger.bio import decode
+
 
 def spans(tags: Sequence[str]) -> set[tuple[str, int, int]]:
-    """Entities of one sequence as ``(label, first word, last word + 1)``; an ``I-`` without its ``B-`` starts one."""
-    found: set[tuple[str, int, int]] = set()
-    label, start = None, 0
-    for i, tag in enumerate([*tags, "O"]):
-        prefix, _, name = tag.partition("-")
-        if label is not None and (prefix != "I" or name != label):
-            found.add((label, start, i))
-            label = None
-        if prefix == "B" or (prefix == "I" and label is None):
-            label, start = name, i
-    return found
+    """Entities of one sequence as ``(label, first word, last word + 1)`` (:func:`services.tagger.bio.decode`)."""
+    return set(decode(tags))
 
 
 def entity_scores(*, gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> dict[str, Any]:
