@@ -47,13 +47,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="at most this many documents (0: all)")
     parser.add_argument("--out", type=Path, default=Path("reports/eval.json"))
     parser.add_argument("--chart", type=Path, default=Path("reports/eval.png"))
+    parser.add_argument(
+        "--predictions", type=Path, default=None, help="also write each document's extraction to DIR/<doc>.json"
+    )
     args = parser.parse_args(argv)
     folder = args.corpus / args.split if (args.corpus / args.split).is_dir() else args.corpus
     documents = sorted(p.parent for p in folder.glob("*/truth.json"))[: args.limit or None]
     if not documents:
         print(f"no documents with truth.json under {folder}; run `make corpus` first", file=sys.stderr)
         return 2
-    report = evaluate(documents)
+    report = evaluate(documents, predictions=args.predictions)
     report["corpus"] = str(folder)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
@@ -63,9 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def evaluate(documents: list[Path]) -> dict[str, Any]:
-    """Run and score every document; aggregate per condition."""
+def evaluate(documents: list[Path], *, predictions: Path | None = None) -> dict[str, Any]:
+    """Run and score every document; aggregate per condition (and keep each extraction under ``predictions``)."""
     inprocess.warm_up()
+    if predictions is not None:
+        predictions.mkdir(parents=True, exist_ok=True)
     limits = PageLimits()
     per_condition: dict[str, dict[str, Any]] = {c: _bucket() for c in CONDITIONS}
     started = time.perf_counter()
@@ -77,6 +82,8 @@ def evaluate(documents: list[Path]) -> dict[str, Any]:
         extraction = inprocess.extract(data=original.read_bytes(), limits=limits, document_id=truth["doc_id"])
         bucket["latency"]["document"].append((time.perf_counter() - tick) * 1000)
         _collect(bucket, truth, extraction)
+        if predictions is not None:
+            (predictions / f"{folder.name}.json").write_text(json.dumps(extraction.result.to_json_dict(), indent=1))
         print(f"\r[{index}/{len(documents)}] {folder.name}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     return {
@@ -188,6 +195,13 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"{'document-type accuracy':28}" + "".join(f"{rows[c]['document_type_accuracy']:>22}" for c in conditions))
     print(f"{'OCR CER (detected regions)':28}" + "".join(f"{rows[c]['ocr_cer']!s:>22}" for c in conditions))
     print(f"{'confidently wrong codes':28}" + "".join(f"{rows[c]['confidently_wrong_codes']:>22}" for c in conditions))
+    print("\ncode accuracy on correctly tagged items: accuracy of n / wrong, sent to review")
+    for name in rows[conditions[0]]["code_accuracy"]:
+        accuracies = [rows[c]["code_accuracy"].get(name) for c in conditions]
+        cells = [f"{a['accuracy']:.3f} of {a['items']}" if a and a["items"] else "-" for a in accuracies]
+        print(f"  {name:26}" + "".join(f"{cell:>22}" for cell in cells))
+        cells = [f"{a['wrong']} / {a['abstained']}" if a else "-" for a in accuracies]
+        print(f"  {'':26}" + "".join(f"{cell:>22}" for cell in cells))
     print("\nfield F1 (precision / recall)")
     for name in rows[conditions[0]]["fields"]:
         cells = []

@@ -5,6 +5,13 @@ to text similarity when the boxes do not overlap (e.g. a whole-page detector). F
 agree is a true positive; a predicted value that is missing from the truth or differs is a false positive; a truth
 value that was not predicted (or differs) is a false negative. So a perfect prediction scores 1.0 on every field,
 an empty one 0.0, and anything in between in between.
+
+The normaliser's own figures (issue 6) are code accuracies over the items whose name the upstream stages got right:
+a paired medication whose predicted drug words read like the printed drug name (character similarity ≥ 0.8, so
+an OCR slip such as "Metf0rmin" still counts as correctly tagged) is scored on its RxNorm ingredient, a paired lab
+result likewise on its LOINC code; a paired medication whose truth has a frequency is scored on ``per_day``. A
+code left out ("no confident match", sent to review) counts as not correct, so these accuracies cannot be raised
+by abstaining; the abstentions are counted separately.
 """
 
 from __future__ import annotations
@@ -36,6 +43,14 @@ LAB_FIELDS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "flag": lambda r: r.get("flag"),
 }
 CODE_FIELDS = {"rxnorm_ingredient": ("medications", MED_FIELDS), "loinc": ("lab_results", LAB_FIELDS)}
+#: Character similarity (0–1) of predicted to printed name from which the name counts as correctly tagged.
+TAGGED_SIMILARITY = 0.8
+#: The normaliser's accuracies: name, item list, the name that must be tagged (None: any paired item), the value.
+CODE_ACCURACIES: dict[str, tuple[str, Callable[[dict[str, Any]], Any] | None, Callable[[dict[str, Any]], Any]]] = {
+    "rxnorm_ingredient": ("medications", MED_FIELDS["drug"], MED_FIELDS["rxnorm_ingredient"]),
+    "loinc": ("lab_results", LAB_FIELDS["lab_test"], LAB_FIELDS["loinc"]),
+    "frequency_per_day": ("medications", None, MED_FIELDS["frequency_per_day"]),
+}
 
 
 @dataclass
@@ -74,8 +89,36 @@ class Counts:
 
 
 @dataclass
+class Accuracy:
+    """Items scored on one code: correct, wrong (another value given), abstained (no value given)."""
+
+    correct: int = 0
+    wrong: int = 0
+    abstained: int = 0
+
+    def add(self, other: Accuracy) -> None:
+        self.correct += other.correct
+        self.wrong += other.wrong
+        self.abstained += other.abstained
+
+    @property
+    def items(self) -> int:
+        return self.correct + self.wrong + self.abstained
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        return {
+            "items": self.items,
+            "correct": self.correct,
+            "wrong": self.wrong,
+            "abstained": self.abstained,
+            "accuracy": round(self.correct / self.items, 4) if self.items else None,
+        }
+
+
+@dataclass
 class DocumentScore:
     fields: dict[str, Counts] = field(default_factory=dict)
+    accuracies: dict[str, Accuracy] = field(default_factory=dict)
     document_type_correct: bool = False
     confidently_wrong: int = 0
     coded: int = 0
@@ -101,7 +144,38 @@ def score_document(*, predicted: dict[str, Any], truth: dict[str, Any], confiden
                 if get_code(pred) is not None:
                     result.coded += 1
                     result.confidently_wrong += int(float(pred.get("confidence", 0)) >= confident)
+        for name, (items, name_of, value_of) in CODE_ACCURACIES.items():
+            if items == key:
+                _count_accuracy(result.accuracies.setdefault(name, Accuracy()), pairs, name_of, value_of)
     return result
+
+
+def _count_accuracy(
+    accuracy: Accuracy,
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]],
+    name_of: Callable[[dict[str, Any]], Any] | None,
+    value_of: Callable[[dict[str, Any]], Any],
+) -> None:
+    for pred, true in pairs:
+        expected = value_of(true)
+        if expected is None:
+            continue
+        if name_of is not None and not correctly_tagged(name_of(pred), name_of(true)):
+            continue
+        got = value_of(pred)
+        if got is None:
+            accuracy.abstained += 1
+        elif got == expected:
+            accuracy.correct += 1
+        else:
+            accuracy.wrong += 1
+
+
+def correctly_tagged(predicted: str | None, printed: str | None) -> bool:
+    """Whether predicted name words read like the printed name (OCR slips allowed)."""
+    if not predicted or not printed:
+        return False
+    return fuzz.ratio(predicted, printed) / 100.0 >= TAGGED_SIMILARITY
 
 
 def _count_field(
@@ -125,7 +199,12 @@ def _count_field(
 def pair_items(
     predicted: list[dict[str, Any]], truth: list[dict[str, Any]]
 ) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """Greedy one-to-one pairing by box IoU on the same page, then by text similarity."""
+    """Greedy one-to-one pairing on the same page by box IoU plus the similarity of the items' names.
+
+    A candidate pair overlaps (IoU ≥ 0.3) or reads alike (whole-line similarity ≥ 0.6). Among candidates, the
+    names (drug, test) weigh with the overlap: on a skewed photo a row's box also overlaps its neighbours', and the
+    row that names the same test is its pair, not the neighbour whose box happens to overlap more.
+    """
     candidates: list[tuple[float, int, int]] = []
     for i, pred in enumerate(predicted):
         for j, true in enumerate(truth):
@@ -134,7 +213,8 @@ def pair_items(
             overlap = iou(pred["bbox"], true["bbox"])
             similarity = fuzz.ratio(_norm_text(pred.get("text")), _norm_text(true.get("text"))) / 100.0
             if overlap >= 0.3 or similarity >= 0.6:
-                candidates.append((max(overlap, 0.0) + similarity, i, j))
+                names = fuzz.ratio(_item_name(pred) or "", _item_name(true) or "") / 100.0
+                candidates.append((max(overlap, 0.0) + similarity + names, i, j))
     used_p: set[int] = set()
     used_t: set[int] = set()
     pairs = []
@@ -151,6 +231,12 @@ def pair_items(
     )
 
 
+def _item_name(item: dict[str, Any]) -> str | None:
+    """The name an item is about: its drug or test words."""
+    named = item.get("drug") or item.get("test") or {}
+    return _norm_text(named.get("text"))
+
+
 def iou(a: Iterable[float], b: Iterable[float]) -> float:
     """Intersection over union of two [x0, y0, x1, y1] boxes."""
     ax0, ay0, ax1, ay1 = a
@@ -163,6 +249,7 @@ def iou(a: Iterable[float], b: Iterable[float]) -> float:
 def merge(scores: Iterable[DocumentScore]) -> dict[str, Any]:
     """Aggregate document scores into per-field P/R/F1, document-type accuracy and the code safety count."""
     totals: dict[str, Counts] = {}
+    accuracies: dict[str, Accuracy] = {}
     documents = correct = wrong = coded = 0
     for score in scores:
         documents += 1
@@ -171,10 +258,13 @@ def merge(scores: Iterable[DocumentScore]) -> dict[str, Any]:
         coded += score.coded
         for name, counts in score.fields.items():
             totals.setdefault(name, Counts()).add(counts)
+        for name, accuracy in score.accuracies.items():
+            accuracies.setdefault(name, Accuracy()).add(accuracy)
     return {
         "documents": documents,
         "document_type_accuracy": round(correct / documents, 4) if documents else None,
         "fields": {name: counts.as_dict() for name, counts in totals.items()},
+        "code_accuracy": {name: accuracy.as_dict() for name, accuracy in accuracies.items()},
         "codes_predicted": coded,
         "confidently_wrong_codes": wrong,
     }

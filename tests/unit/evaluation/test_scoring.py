@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from training.evaluation.detection import Box, mean_ap
-from training.evaluation.scoring import merge, score_document
+from training.evaluation.scoring import merge, pair_items, score_document
 
 TRUTH: dict[str, Any] = {
     "document_type": "prescription",
@@ -75,6 +75,38 @@ def test_extra_predicted_item_lowers_precision_only() -> None:
     predicted["medications"].append(extra)
     drug = merge([score_document(predicted=predicted, truth=TRUTH)])["fields"]["drug"]
     assert drug["recall"] == 1.0 and drug["precision"] == pytest.approx(2 / 3, abs=1e-4)
+
+
+def test_code_accuracy_counts_correct_wrong_and_abstained_on_correctly_tagged_drugs() -> None:
+    predicted = copy.deepcopy(TRUTH)
+    predicted["medications"][0]["drug"]["text"] = "Glimepir1de"  # an OCR slip: still the drug the tagger found
+    predicted["medications"][0]["drug"]["rxnorm"]["rxcui"] = "test-in-wrong"
+    predicted["medications"][1]["drug"]["rxnorm"] = None  # no confident match: sent to review
+    accuracy = merge([score_document(predicted=predicted, truth=TRUTH)])["code_accuracy"]["rxnorm_ingredient"]
+    assert accuracy == {"items": 2, "correct": 0, "wrong": 1, "abstained": 1, "accuracy": 0.0}
+    predicted["medications"][0]["drug"]["text"] = "Tab"  # the tagger missed the drug: not the normaliser's item
+    accuracy = merge([score_document(predicted=predicted, truth=TRUTH)])["code_accuracy"]["rxnorm_ingredient"]
+    assert accuracy["items"] == 1
+    perfect = merge([score_document(predicted=copy.deepcopy(TRUTH), truth=TRUTH)])["code_accuracy"]
+    assert perfect["rxnorm_ingredient"]["accuracy"] == perfect["frequency_per_day"]["accuracy"] == 1.0
+    assert perfect["loinc"]["items"] == 0 and perfect["loinc"]["accuracy"] is None
+
+
+def test_pairing_follows_the_names_when_boxes_overlap_neighbouring_rows() -> None:
+    def row(text: str, test: str, top: float, bottom: float) -> dict[str, Any]:
+        return {"text": text, "test": {"text": test, "loinc": None}, "page": 1, "bbox": [100, top, 900, bottom]}
+
+    truth = [row("Total Cholesterol 165 mg/dL <200 Impedance", "Total Cholesterol", 1106, 1148),
+             row("Serum Triglycerides 94 mg/dL < 150 Colorimetric", "Serum Triglycerides", 1132, 1177)]  # fmt: skip
+    # a skewed photo: the triglycerides row's box overlaps the cholesterol row's truth box more than its own
+    predicted = [row("Total Cholesteroi e ~", "Total Cholesteroi", 1098, 1123),
+                 row("Serum Triglycerides i zi a Impedance", "Serum Triglycerides", 1123, 1150)]  # fmt: skip
+    pairs, unmatched_pred, unmatched_truth = pair_items(predicted, truth)
+    assert not unmatched_pred and not unmatched_truth
+    assert {(p["test"]["text"], t["test"]["text"]) for p, t in pairs} == {
+        ("Total Cholesteroi", "Total Cholesterol"),
+        ("Serum Triglycerides", "Serum Triglycerides"),
+    }
 
 
 def test_mean_ap() -> None:
