@@ -92,6 +92,10 @@ $(CORPUS)/test:
 eval: setup $(CORPUS)/test ## the whole pipeline in-process over the test split: reports/eval.json + eval.png
 	$(BIN)/python -m training.evaluation.run --corpus $(CORPUS) $(EVAL_ARGS)
 
+.PHONY: calibrate
+calibrate: setup $(CORPUS)/test ## measure the normaliser's match confidence on the corpus (train, checked on val): models/normaliser/calibration.json
+	$(BIN)/python -m training.normaliser.calibrate --corpus $(CORPUS)
+
 .PHONY: bench
 bench: setup $(CORPUS)/test ## throughput vs bare tesseract, gateway intake under wrk, worker memory: reports/bench.json
 	@$(MAKE) --no-print-directory apt PACKAGES="$(BENCH_PACKAGES)"

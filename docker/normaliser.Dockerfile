@@ -35,6 +35,9 @@ RUN groupadd --gid 10001 rxlab \
     && mkdir -p /app/models /var/lib/rxlab/blobs /var/lib/rxlab/vocab /var/lib/rxlab/vocab-index \
     && chown 10001:10001 /var/lib/rxlab/blobs /var/lib/rxlab/vocab-index
 COPY --from=builder /opt/venv /opt/venv
+# The match calibration (models/normaliser/calibration.json, written by `make calibrate`); the bracket makes the
+# pattern a wildcard, as in the tagger image.
+COPY models/normalise[r] /app/models/normaliser/
 COPY --chmod=0755 docker/entrypoint.sh /usr/local/bin/rxlab-entrypoint
 ENV PATH="/opt/venv/bin:${PATH}" \
     HOME=/tmp \

@@ -8,11 +8,16 @@ outcome: the code stays null, and the document is routed to review with a reason
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
 from services.normaliser import dosing, labvalues
+from services.normaliser.calibration import Calibration
+from services.normaliser.ocrfix import repair_frequency
 from services.normaliser.vocabulary import VocabularyIndex
+from services.normaliser.vocabulary.index import DrugMatch, LabTestMatch
 from services.normaliser.vocabulary.terms import trim_drug_words
 from shared.contracts.extraction import (
     ClinicalDrug,
@@ -34,6 +39,7 @@ from shared.contracts.extraction import (
 )
 from shared.contracts.stages import TaggedLine
 
+#: Calibrated confidence from which a code is given (below it: no code, and the document goes to review).
 REVIEW_THRESHOLD = 0.9
 _MONTHS = {
     m: i + 1 for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"))
@@ -134,31 +140,47 @@ def medication_fields(line: TaggedLine) -> dosing.MedicationFields:
     """The fields of a medication line: the tagger's spans first, the whole-line parser for what it did not mark.
 
     The drug words are the tagger's DRUG span; strength, frequency and duration are parsed from their spans when
-    those parse (the span "1-0-1" alone, "x 5 days" alone), and taken from the whole-line parse otherwise.
+    those parse (the span "1-0-1" alone, "x 5 days" alone), and taken from the whole-line parse otherwise. The
+    frequency is read after undoing OCR slips in its words (:mod:`services.normaliser.ocrfix`: "tines", "gid").
     """
     whole = dosing.parse_medication_line(text=line.text)
     drug = _entity([line], "DRUG")
     strength_text, frequency_text = _entity([line], "STRENGTH"), _entity([line], "FREQUENCY")
     duration_text = _entity([line], "DURATION")
     strength = dosing.parse_strength(text=strength_text) if strength_text else None
-    frequency = dosing.parse_frequency(text=frequency_text, form=whole.form) if frequency_text else None
+    frequency = (
+        dosing.parse_frequency(text=repair_frequency(frequency_text), form=whole.form) if frequency_text else None
+    )
+    repaired = repair_frequency(line.text)
+    whole_frequency = (
+        whole.frequency if repaired == line.text else dosing.parse_medication_line(text=repaired).frequency
+    )
     duration = dosing.parse_duration(text=duration_text) if duration_text else None
     return replace(
         whole,
         drug_text=drug or whole.drug_text,
         strength=strength or whole.strength,
-        frequency=frequency or whole.frequency,
+        frequency=frequency or whole_frequency,
         duration=duration if isinstance(duration, dosing.Duration) else whole.duration,
     )
 
 
-def medication(line: TaggedLine, *, vocabulary: VocabularyIndex) -> Medication:
-    """Parse and code one medication line."""
+def drug_match(
+    line: TaggedLine, *, vocabulary: VocabularyIndex
+) -> tuple[dosing.MedicationFields, str, DrugMatch | None]:
+    """A medication line's fields, its drug words and their RxNorm match (None: no candidate at all)."""
     fields = medication_fields(line)
     strength = (fields.strength.value, fields.strength.unit) if fields.strength else None
-    words = trim_drug_words(fields.drug_text) or fields.drug_text
-    match = vocabulary.match_drug(text=words, strength=strength, form=fields.form)
-    confident = match is not None and match.score >= REVIEW_THRESHOLD
+    drug_text = fields.drug_text
+    words = drug_text if vocabulary.is_drug_name(drug_text) else (trim_drug_words(drug_text) or drug_text)
+    return fields, words, vocabulary.match_drug(text=words, strength=strength, form=fields.form)
+
+
+def medication(line: TaggedLine, *, vocabulary: VocabularyIndex, calibration: Calibration) -> Medication:
+    """Parse and code one medication line; the drug is coded only when its calibrated confidence is high enough."""
+    fields, words, match = drug_match(line, vocabulary=vocabulary)
+    confidence = _confidence(calibration, "drug", match)
+    confident = match is not None and confidence >= REVIEW_THRESHOLD
     drug = Drug(
         text=printed_span(line.text, words),
         rxnorm=RxNormConcept(rxcui=match.rxcui, name=match.name, tty=match.tty) if confident and match else None,
@@ -188,22 +210,32 @@ def medication(line: TaggedLine, *, vocabulary: VocabularyIndex) -> Medication:
         ),
         duration=Duration(value=fields.duration.value, unit=fields.duration.unit) if fields.duration else None,
         quantity=fields.quantity,
-        confidence=round(match.score, 4) if match else 0.0,
+        confidence=confidence,
         page=line.page,
         bbox=line.bbox,
     )
 
 
-def lab_result(line: TaggedLine, *, vocabulary: VocabularyIndex, sex: str | None) -> LabResult:
-    """Parse and code one lab-result line."""
+def lab_match(line: TaggedLine, *, vocabulary: VocabularyIndex) -> tuple[str, LabTestMatch | None]:
+    """A lab-result line's test words and their LOINC match (None: no candidate at all)."""
     test_text = _entity([line], "TEST") or line.text
+    unit_text = _entity([line], "UNIT")
+    unit = labvalues.parse_unit(text=unit_text) if unit_text else None
+    return test_text, vocabulary.match_lab_test(text=test_text, unit=unit.ucum if unit else None)
+
+
+def lab_result(
+    line: TaggedLine, *, vocabulary: VocabularyIndex, calibration: Calibration, sex: str | None
+) -> LabResult:
+    """Parse and code one lab-result line; the test is coded only when its calibrated confidence is high enough."""
+    test_text, match = lab_match(line, vocabulary=vocabulary)
     value = labvalues.parse_value(text=_entity([line], "VALUE") or "")
     unit_text = _entity([line], "UNIT")
     unit = labvalues.parse_unit(text=unit_text) if unit_text else None
     range_text = _entity([line], "REF_RANGE")
     reference = labvalues.parse_reference_range(text=range_text, sex=sex) if range_text else None
-    match = vocabulary.match_lab_test(text=test_text, unit=unit.ucum if unit else None)
-    confident = match is not None and match.score >= REVIEW_THRESHOLD
+    confidence = _confidence(calibration, "lab", match)
+    confident = match is not None and confidence >= REVIEW_THRESHOLD
     flag = labvalues.derive_flag(value=value.value, reference_range=reference, printed_flag=_entity([line], "FLAG"))
     return LabResult(
         text=line.text,
@@ -217,15 +249,46 @@ def lab_result(line: TaggedLine, *, vocabulary: VocabularyIndex, sex: str | None
             ReferenceRange(low=reference.low, high=reference.high, text=reference.text) if reference else None
         ),
         flag=flag,
-        confidence=round(match.score, 4) if match else 0.0,
+        confidence=confidence,
         page=line.page,
         bbox=line.bbox,
     )
 
 
-def review_reasons(medications: list[Medication], lab_results: list[LabResult], document_type: str) -> list[str]:
-    """Why a person should look at this extraction (empty when nothing is uncertain)."""
-    reasons = []
+def unique_lab_codes(lab_results: list[LabResult]) -> tuple[list[LabResult], list[str]]:
+    """Lab results without the codes that two of them were given, and why: a report prints each test once, so two
+    lines coded alike ("Total Cholesterol" and an LDL row whose "LDL" OCR lost) hold at least one wrong code, and
+    which one is not known. Their code is left out (confidence 0.5) and the document goes to review."""
+    counts = Counter(lab.test.loinc.code for lab in lab_results if lab.test.loinc)
+    repeated = {code for code, n in counts.items() if n > 1}
+    positions: dict[str, list[str]] = {code: [] for code in sorted(repeated)}
+    for index, lab in enumerate(lab_results, start=1):
+        if lab.test.loinc and lab.test.loinc.code in repeated:
+            positions[lab.test.loinc.code].append(str(index))
+    reasons = [f"lab results {', '.join(at)}: read as the same test ({code})" for code, at in positions.items()]
+    kept = [
+        lab.model_copy(
+            update={"test": lab.test.model_copy(update={"loinc": None}), "confidence": min(lab.confidence, 0.5)}
+        )
+        if lab.test.loinc and lab.test.loinc.code in repeated
+        else lab
+        for lab in lab_results
+    ]
+    return kept, reasons
+
+
+def _confidence(calibration: Calibration, kind: str, match: DrugMatch | LabTestMatch | None) -> float:
+    if match is None:
+        return 0.0
+    return calibration.confidence(kind=kind, method=match.method, similarity=match.score, margin=match.margin)
+
+
+def review_reasons(
+    medications: list[Medication], lab_results: list[LabResult], document_type: str, found: Sequence[str] = ()
+) -> list[str]:
+    """Why a person should look at this extraction (empty when nothing is uncertain); ``found``: reasons already
+    known (:func:`unique_lab_codes`)."""
+    reasons = list(found)
     if document_type == "unknown":
         reasons.append("document type not recognised")
     for index, item in enumerate(medications, start=1):
@@ -249,9 +312,10 @@ def result(
     medications: list[Medication],
     lab_results: list[LabResult],
     model_versions: ModelVersions,
+    reasons_found: Sequence[str] = (),
 ) -> ExtractionResult:
     """The rxlab.extraction/v1 document."""
-    reasons = review_reasons(medications, lab_results, document_type)
+    reasons = review_reasons(medications, lab_results, document_type, reasons_found)
     return ExtractionResult(
         document_id=document_id,
         document_type=document_type,

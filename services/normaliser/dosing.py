@@ -599,7 +599,7 @@ def default_route(*, form: str | None) -> str | None:
 
 
 # -------------------------------------------------------------------------------------------------- frequency
-_FreqKind = Literal["pattern", "schedule", "time_of_day", "as_needed", "max"]
+_FreqKind = Literal["pattern", "schedule", "time_of_day", "as_needed", "max", "unreadable"]
 _PRIORITY: dict[str, int] = {"pattern": 0, "schedule": 1, "time_of_day": 2}
 #: Administrations per day → the SIG abbreviation whose row gives its timing code.
 _DAILY_COUNT_ABBREV = {1: "QD", 2: "BID", 3: "TID", 4: "QID"}
@@ -658,6 +658,8 @@ _AS_NEEDED_RE = re.compile(
     r"|on\s+demand|on\s+need\s+basis)(?![A-Za-z])",
     re.IGNORECASE,
 )
+#: "times daily" whose count was not read ("Hwee times daily" from OCR): how often is unknown, not once a day.
+_UNCOUNTED_RE = re.compile(r"(?<![A-Za-z])times?\s*(?:an?\s+|per\s+|/\s*)?(?:day|daily)(?![A-Za-z])", re.IGNORECASE)
 _MAX_RE = re.compile(
     rf"(?<![A-Za-z])(?:max(?:imum)?\.?|not\s+more\s+than|no\s+more\s+than|up\s*to)\s*:?\s*(?P<n>{_COUNT})\s*"
     r"(?:times?|x|doses?|tabs?|tablets?|caps?|capsules?)?\s*(?:/|a|per|in)\s*(?:a\s+)?(?:day|24\s*h(?:ours?|rs?)?)"
@@ -777,6 +779,10 @@ def _as_needed_hit(match: re.Match[str], lex: _Lexicon) -> _Hit | None:
     return _Hit(*match.span(), _clean(match.group(0)), "as_needed")
 
 
+def _unreadable_hit(match: re.Match[str], lex: _Lexicon) -> _Hit | None:
+    return _Hit(*match.span(), _clean(match.group(0)), "unreadable")
+
+
 _HitMaker = Callable[[re.Match[str], _Lexicon], _Hit | None]
 # Order matters: each finder blanks its spans for the next ("up to 3 times a day" is a maximum, not TID).
 _FINDERS: tuple[tuple[Callable[[_Lexicon], re.Pattern[str]], _HitMaker], ...] = (
@@ -784,6 +790,7 @@ _FINDERS: tuple[tuple[Callable[[_Lexicon], re.Pattern[str]], _HitMaker], ...] = 
     (lambda lex: _PATTERN_RE, _pattern_hit),
     (lambda lex: _INTERVAL_RE, _interval_hit),
     (lambda lex: _COUNT_RE, _count_hit),
+    (lambda lex: _UNCOUNTED_RE, _unreadable_hit),
     (lambda lex: _AS_NEEDED_RE, _as_needed_hit),
     (lambda lex: lex.as_needed_abbrev, _as_needed_hit),
     (lambda lex: lex.frequency_abbrev, _abbrev_hit),
@@ -800,7 +807,7 @@ def _frequency_hits(masked: str, lex: _Lexicon) -> list[_Hit]:
                 hits.append(hit)
                 line.take(hit.start, hit.end)
     hits.extend(_word_hits(line.masked, lex))
-    return sorted(hits, key=lambda hit: hit.start)
+    return sorted((hit for hit in hits if hit.kind != "unreadable"), key=lambda hit: hit.start)
 
 
 def _without_brand_suffixes(hits: list[_Hit]) -> list[_Hit]:

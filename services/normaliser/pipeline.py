@@ -12,6 +12,7 @@ import logging
 import threading
 
 from services.normaliser import assemble
+from services.normaliser.calibration import get_calibration
 from services.normaliser.vocabulary import VocabularyIndex, build_index
 from services.normaliser.vocabulary.build import index_version, source_version
 from shared.contracts.extraction import ModelVersions
@@ -42,8 +43,9 @@ def get_vocabulary() -> VocabularyIndex:
 
 
 def warm_up() -> None:
-    """Open the vocabulary index once in this process."""
+    """Open the vocabulary index and read the match calibration once in this process."""
     get_vocabulary()
+    get_calibration()
 
 
 def run(stage_input: StageInput) -> NormaliseOutput:
@@ -56,15 +58,23 @@ def run(stage_input: StageInput) -> NormaliseOutput:
     with timer.step("preprocess"):
         groups = assemble.group_lines(tag.lines)
     with timer.step("infer"):
-        medications = [assemble.medication(line, vocabulary=vocabulary) for line in groups.medications]
+        calibration = get_calibration()
+        medications = [
+            assemble.medication(line, vocabulary=vocabulary, calibration=calibration) for line in groups.medications
+        ]
         sex = assemble.patient(groups.header).sex
-        labs = [assemble.lab_result(line, vocabulary=vocabulary, sex=sex) for line in groups.lab_results]
+        labs = [
+            assemble.lab_result(line, vocabulary=vocabulary, calibration=calibration, sex=sex)
+            for line in groups.lab_results
+        ]
+        labs, repeated = assemble.unique_lab_codes(labs)
     with timer.step("postprocess"):
         versions = ModelVersions(
             detector=detect.model_version,
             ocr=ocr.model_version,
             tagger=tag.model_version,
             vocabulary=vocabulary.version,
+            normaliser=calibration.version,
         )
         result = assemble.result(
             document_id=stage_input.document_id,
@@ -73,5 +83,6 @@ def run(stage_input: StageInput) -> NormaliseOutput:
             medications=medications,
             lab_results=labs,
             model_versions=versions,
+            reasons_found=repeated,
         )
     return NormaliseOutput(model_version=VERSION, result=result, timings=timer.timings())

@@ -121,6 +121,7 @@ class ModelVersions(_Model):
     ocr: str
     tagger: str
     vocabulary: str
+    normaliser: str | None = Field(default=None, description="the match calibration that set the confidences")
 
 
 class ExtractionResult(_Model):

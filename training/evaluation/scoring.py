@@ -201,7 +201,9 @@ def pair_items(
 ) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], list[dict[str, Any]], list[dict[str, Any]]]:
     """Greedy one-to-one pairing on the same page by box IoU plus the similarity of the items' names.
 
-    A candidate pair overlaps (IoU ≥ 0.3) or reads alike (whole-line similarity ≥ 0.6). Among candidates, the
+    A candidate pair overlaps (IoU ≥ 0.3), reads alike (whole-line similarity ≥ 0.6), or names the same drug or
+    test (name similarity ≥ 0.8) with overlapping boxes — OCR often reads only the first half of a long row, whose
+    box is then too small for the IoU test. Among candidates, the
     names (drug, test) weigh with the overlap: on a skewed photo a row's box also overlaps its neighbours', and the
     row that names the same test is its pair, not the neighbour whose box happens to overlap more.
     """
@@ -212,8 +214,8 @@ def pair_items(
                 continue
             overlap = iou(pred["bbox"], true["bbox"])
             similarity = fuzz.ratio(_norm_text(pred.get("text")), _norm_text(true.get("text"))) / 100.0
-            if overlap >= 0.3 or similarity >= 0.6:
-                names = fuzz.ratio(_item_name(pred) or "", _item_name(true) or "") / 100.0
+            names = fuzz.ratio(_item_name(pred) or "", _item_name(true) or "") / 100.0
+            if overlap >= 0.3 or similarity >= 0.6 or (overlap > 0 and names >= TAGGED_SIMILARITY):
                 candidates.append((max(overlap, 0.0) + similarity + names, i, j))
     used_p: set[int] = set()
     used_t: set[int] = set()

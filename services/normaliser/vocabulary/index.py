@@ -14,11 +14,19 @@ import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from rapidfuzz import fuzz, process
 
 from services.normaliser.vocabulary.build import ClinicalDrugRow
-from services.normaliser.vocabulary.terms import INSTRUCTION_WORDS, lab_key, normalise_term
+from services.normaliser.vocabulary.terms import (
+    INSTRUCTION_WORDS,
+    LAB_WORDS,
+    WordCorrector,
+    lab_key,
+    lab_words,
+    normalise_term,
+)
 
 #: Below this similarity (0–100) a fuzzy candidate is not returned at all.
 FUZZY_CUTOFF = 75.0
@@ -39,13 +47,22 @@ NAME_INSIDE_SCORE = 0.95
 #: Shortest key, and words never taken for a name, when looking for names inside longer drug words.
 MIN_NAME_INSIDE = 5
 NOT_NAMES = INSTRUCTION_WORDS | {"daily", "tablet", "tablets", "capsule", "capsules", "drops", "twice", "times"}
-_KIND_RANK = {"IN": 0, "PIN": 1, "MIN": 2, "BN": 3}
+_KIND_RANK = {"IN": 0, "PIN": 1, "MIN": 2, "BN": 3, "SY": 4}
 #: Specimens a printed name without one most likely means, best first (a lab's "Creatinine" is a serum test).
 _PREFERRED_SYSTEMS = (" in Serum or Plasma", " in Blood", " of Blood")
-#: Score of a name whose best codes tie (same unit and specimen): below review, a person picks the code.
-AMBIGUOUS_SCORE = 0.85
+#: Score of a name coded by one of its parts ("SGPT (ALT)"), the parts agreeing on the code.
+PART_SCORE = 0.98
+#: Score of a name coded after reading OCR-damaged words as vocabulary words one character away ("Potassiun").
+CORRECTED_SCORE = 0.95
 _PARENTHESISED = re.compile(r"\(([^)]*)\)")
 _SIMILAR_FORMS = {"syrup": {"syrup", "solution", "suspension"}, "solution": {"solution", "syrup"}}
+
+
+#: How a name was coded (the calibration's categories, :mod:`services.normaliser.calibration`).
+Method = Literal["exact", "part", "inside", "corrected", "fuzzy", "short", "ambiguous"]
+#: Shortest name whose closest key is a "fuzzy" match; a shorter one ("Dolo" ~ "Qdolo") is "short": one edit in
+#: four letters is too much of the name to trust the similarity alone.
+MIN_FUZZY_LENGTH = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +83,8 @@ class DrugMatch:
         brand: The RxNorm brand name, when the printed name was a brand.
         score: Similarity of the printed name to the matched name, 0–1 (1 for an equal key).
         text: The printed words that matched (the drug words without instructions left in them).
+        method: How the name was found; ``ambiguous`` when another concept matched as well.
+        margin: For a closest-key match, its similarity minus that of the closest key of another concept.
     """
 
     rxcui: str
@@ -76,16 +95,24 @@ class DrugMatch:
     brand: str | None
     score: float
     text: str
+    method: Method = "exact"
+    margin: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class LabTestMatch:
-    """A lab-test name coded to LOINC (``name`` is LOINC's LONG_COMMON_NAME)."""
+    """A lab-test name coded to LOINC (``name`` is LOINC's LONG_COMMON_NAME; method and margin as for drugs)."""
 
     code: str
     name: str
     ucum: str | None
     score: float
+    method: Method = "exact"
+    margin: float = 0.0
+
+
+#: Codes of a lab-test name (each with whether labs print that name), score, method, closest-key margin.
+_LabFound = tuple[list[tuple[str, bool]], float, Method, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +128,8 @@ class _Hit:
     term: DrugTerm
     score: float
     text: str  # the printed words that matched
+    method: Method = "exact"
+    margin: float = 0.0
 
 
 class VocabularyIndex:
@@ -127,6 +156,11 @@ class VocabularyIndex:
             self._lab_terms[term].append((code, bool(printed)))
         self._drug_keys = list(self._drug_terms)
         self._lab_keys = list(self._lab_terms)
+        self._lab_words = WordCorrector(
+            {w for key in self._lab_keys for w in key.split()} | lab_words(), spellings=LAB_WORDS
+        )
+        drug_words = {w for key in self._drug_keys for w in key.split()}
+        self._drug_words = WordCorrector(drug_words, spellings={}, min_length=6)
 
     @classmethod
     def open(cls, path: Path) -> VocabularyIndex:
@@ -144,6 +178,10 @@ class VocabularyIndex:
         return index
 
     # ------------------------------------------------------------------------------------------------ drugs
+    def is_drug_name(self, text: str) -> bool:
+        """Whether ``text`` is, as a whole, a name of the index ("Claritin Eye", though "eye" is an instruction)."""
+        return normalise_term(text) in self._drug_terms
+
     def match_drug(self, *, text: str, strength: tuple[float, str] | None, form: str | None) -> DrugMatch | None:
         """Code a printed drug name ("Glucophage (Metformin)", "Metformin HCl SR").
 
@@ -166,6 +204,8 @@ class VocabularyIndex:
         brand_hit = next((h for h in hits if h.term.kind == "BN" and h.term.target == target), None)
         brand = brand_hit.term if brand_hit else None
         matched = [h.text for h in hits if h is best or h is brand_hit]
+        rivals = [h for h in hits if h.term.target != target and h.score >= best.score]
+        method: Method = "ambiguous" if rivals else best.method
         name, tty = self._concepts[target]
         scd = self._clinical_drug(target, strength=strength, form=form, release=release, brand=brand)
         return DrugMatch(
@@ -177,6 +217,8 @@ class VocabularyIndex:
             brand=brand.name if brand else None,
             score=best.score,
             text=" ".join(matched),
+            method=method,
+            margin=best.margin,
         )
 
     def _lookup_drug(self, text: str) -> list[_Hit]:
@@ -190,10 +232,17 @@ class VocabularyIndex:
         inside = self._names_inside(words)
         if inside:
             return inside
-        found = process.extractOne(key, self._drug_keys, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
-        if found is None:
+        corrected = normalise_term(self._drug_words.correct(" ".join(words)))
+        if corrected in self._drug_terms:
+            return [_Hit(self._drug_terms[corrected][0], CORRECTED_SCORE, text, "corrected")]
+        found = process.extract(key, self._drug_keys, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=10)
+        if not found:
             return []
-        return [_Hit(self._drug_terms[found[0]][0], round(found[1] / 100, 4), text)]
+        best = self._drug_terms[found[0][0]][0]
+        rival = next((score for k, score, _ in found if self._drug_terms[k][0].target != best.target), FUZZY_CUTOFF)
+        score = round(found[0][1] / 100, 4)
+        method: Method = "fuzzy" if len(key) >= MIN_FUZZY_LENGTH else "short"
+        return [_Hit(best, score, text, method, round(score - rival / 100, 4))]
 
     def _names_inside(self, words: list[str]) -> list[_Hit]:
         """Names equal to a run of the words ("Klonopin Clonazepam", "Torsemide after meals"), longest first.
@@ -210,7 +259,7 @@ class VocabularyIndex:
                 if taken.intersection(span) or len(key) < MIN_NAME_INSIDE or key in NOT_NAMES:
                     continue
                 if key in self._drug_terms:
-                    hits.append(_Hit(self._drug_terms[key][0], NAME_INSIDE_SCORE, printed))
+                    hits.append(_Hit(self._drug_terms[key][0], NAME_INSIDE_SCORE, printed, "inside"))
                     taken.update(span)
         return sorted(hits, key=lambda h: words.index(h.text.split()[0]))
 
@@ -254,23 +303,74 @@ class VocabularyIndex:
         Returns:
             The best match, or None when no name is similar enough to be a candidate.
         """
-        key = lab_key(text)
-        if not key:
+        found = self._lab_codes(text)
+        if found is None:
             return None
-        if key in self._lab_terms:
-            codes, score = self._lab_terms[key], 1.0
-        else:
-            found = process.extractOne(key, self._lab_keys, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
-            if found is None:
-                return None
-            codes, score = self._lab_terms[found[0]], round(found[1] / 100, 4)
+        codes, score, method, margin = found
         ranked = sorted(
             ((_lab_preference(self._loinc[c], unit, printed), self._loinc[c]) for c, printed in codes), reverse=True
         )
         best = ranked[0][1]
         if len(ranked) > 1 and ranked[1][0][:3] == ranked[0][0][:3]:
-            score = min(score, AMBIGUOUS_SCORE)  # e.g. "LDL Cholesterol": calculated or direct assay
-        return LabTestMatch(code=best.code, name=best.name, ucum=best.ucum, score=score)
+            method = "ambiguous"  # e.g. "LDL Cholesterol": calculated or direct assay
+        elif unit is None and _unit_would_decide(ranked):
+            method = "ambiguous"  # "Eosinophils" with its unit unread: the share (%) or the count (10*3/uL)
+        return LabTestMatch(code=best.code, name=best.name, ucum=best.ucum, score=score, method=method, margin=margin)
+
+    def _by_method(self, codes: list[tuple[str, bool]], hints: set[str]) -> list[tuple[str, bool]]:
+        """The codes "<name of a code> by <method>" whose method names one of the printed ``hints``."""
+        found = []
+        for code, printed in codes:
+            prefix = f"{self._loinc[code].name} by ".lower()
+            for other in self._loinc.values():
+                name = other.name.lower()
+                if name.startswith(prefix) and hints & set(name[len(prefix) :].replace("/", " ").split()):
+                    found.append((other.code, printed))
+        return found
+
+    def _lab_codes(self, text: str) -> _LabFound | None:
+        """The codes of the name's key, the match score, how it was found and the closest-key margin: the whole
+        name, else a part of it ("Sodium (Na+)", "SGPT (ALT)"), else the name with OCR-damaged words read as the
+        vocabulary word they differ from by one character ("Potassiun", "SerP!"), else the closest key."""
+        key = lab_key(text)
+        if not key:
+            return None
+        if key in self._lab_terms:
+            return self._lab_terms[key], 1.0, "exact", 0.0
+        by_part = self._lab_parts(text)
+        if by_part is not None:
+            return by_part
+        corrected = lab_key(self._lab_words.correct(text))
+        if corrected != key and corrected in self._lab_terms:
+            return self._lab_terms[corrected], CORRECTED_SCORE, "corrected", 0.0
+        return self._closest_lab(key)
+
+    def _lab_parts(self, text: str) -> _LabFound | None:
+        """Codes of the name's parts: those they share ("SGPT (ALT)"); a part that names no test may name the method
+        ("HbA1c (HPLC)" is the code "... by HPLC"); parts naming different tests are ambiguous."""
+        parts = _name_parts(text)
+        coded = [self._lab_terms[k] for k in (lab_key(part) for part in parts) if k in self._lab_terms]
+        if len(parts) < 2 or not coded:
+            return None
+        shared = [c for c in coded[0] if all(c[0] in {code for code, _ in other} for other in coded[1:])]
+        if not shared:
+            return coded[0], PART_SCORE, "ambiguous", 0.0
+        hints = {w for part in parts if lab_key(part) not in self._lab_terms for w in part.lower().split()}
+        return self._by_method(shared, hints) or shared, PART_SCORE, "part", 0.0
+
+    def _closest_lab(self, key: str) -> _LabFound | None:
+        """The closest key by edit distance, with its margin over the closest key of other codes."""
+        found = process.extract(key, self._lab_keys, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=10)
+        if not found:
+            return None
+        codes = self._lab_terms[found[0][0]]
+        best_codes = {c for c, _ in codes}
+        rival = next(
+            (score for k, score, _ in found if not best_codes & {c for c, _ in self._lab_terms[k]}), FUZZY_CUTOFF
+        )
+        score = round(found[0][1] / 100, 4)
+        method: Method = "fuzzy" if len(key) >= MIN_FUZZY_LENGTH else "short"
+        return codes, score, method, round(score - rival / 100, 4)
 
 
 def _name_parts(text: str) -> list[str]:
@@ -278,6 +378,20 @@ def _name_parts(text: str) -> list[str]:
     inside = [m.strip() for m in _PARENTHESISED.findall(text) if m.strip()]
     outside = _PARENTHESISED.sub(" ", text).strip()
     return [p for p in (outside, *inside) if p]
+
+
+def _unit_would_decide(ranked: list[tuple[tuple[bool, bool, int, int, str], _Loinc]]) -> bool:
+    """Whether a code of the same specimen as the best one has another unit (so the unread unit would decide)."""
+    (best_rank, best), *others = ranked
+    return any(
+        rank[2] == best_rank[2] and row.ucum and best.ucum and _unit_key(row.ucum) != _unit_key(best.ucum)
+        for rank, row in others
+    )
+
+
+def _has_system(name: str, system: str) -> bool:
+    """Whether a LOINC name's system is ``system``, a method after it or not ("... in Blood by Automated count")."""
+    return name.endswith(system) or f"{system} by " in name
 
 
 def _unit_key(unit: str) -> str:
@@ -289,5 +403,6 @@ def _lab_preference(row: _Loinc, unit: str | None, printed: bool) -> tuple[bool,
     """Order of the codes sharing a name: same unit, then found by a name labs print (not only LOINC's component),
     then serum/plasma, blood; then the most used, then the code. A tie on the first three is ambiguous."""
     same_unit = unit is not None and row.ucum is not None and _unit_key(row.ucum) == _unit_key(unit)
-    system = next((len(_PREFERRED_SYSTEMS) - i for i, s in enumerate(_PREFERRED_SYSTEMS) if row.name.endswith(s)), 0)
+    systems = enumerate(_PREFERRED_SYSTEMS)
+    system = next((len(_PREFERRED_SYSTEMS) - i for i, s in systems if _has_system(row.name, s)), 0)
     return same_unit, printed, system, row.rows, row.code

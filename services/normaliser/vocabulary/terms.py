@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
 _WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
 #: A strength or its unit left among the drug words when OCR misread the number ("| mg/ml").
 _UNIT_WORD = re.compile(r"[\d|.,]*(?:mg|mcg|ug|g|ml|iu|%)(?:/\d*(?:ml|g|mg))?", re.IGNORECASE)
@@ -62,6 +65,72 @@ LAB_PHRASES: dict[str, str] = {
     "hct": "hematocrit",
     "pcv": "hematocrit",
     "packed cell volume": "hematocrit",
+    # Indian and British report names; the right-hand sides are keys of LOINC's own names and flowsheet names.
+    "ppbs": "2h glucose pp",
+    "ppbg": "2h glucose pp",
+    "pp blood sugar": "2h glucose pp",
+    "post prandial blood sugar": "2h glucose pp",
+    "post prandial blood glucose": "2h glucose pp",
+    "post prandial glucose": "2h glucose pp",
+    "postprandial blood sugar": "2h glucose pp",
+    "postprandial glucose": "2h glucose pp",
+    "glucose pp": "2h glucose pp",
+    "glucose pp 2 hr": "2h glucose pp",
+    "glucose post prandial": "2h glucose pp",
+    "plasma glucose pp": "2h glucose pp",
+    "blood sugar pp": "2h glucose pp",
+    "fbs": "fasting glucose",
+    "fpg": "fasting glucose",
+    "fasting blood sugar": "fasting glucose",
+    "fasting blood glucose": "fasting glucose",
+    "fasting plasma glucose": "fasting glucose",
+    "glucose fasting": "fasting glucose",
+    "blood sugar fasting": "fasting glucose",
+    "polymorphs": "neutrophils",
+    "polymorphonuclear neutrophils": "neutrophils",
+    "inorganic phosphorus": "phosphate",
+    "inorganic phosphate": "phosphate",
+    "folic acid": "folate",
+    "serum folic acid": "folate",
+    "conjugated bilirubin": "bilirubin direct",
+    "bilirubin conjugated": "bilirubin direct",
+    "direct bilirubin": "bilirubin direct",
+    "unconjugated bilirubin": "bilirubin indirect",
+    "bilirubin unconjugated": "bilirubin indirect",
+    "indirect bilirubin": "bilirubin indirect",
+    "gamma gt": "ggt",
+    "gamma glutamyl transpeptidase": "ggt",
+    "mean corpuscular volume": "erythrocyte mean corpuscular volume",
+    "mean corpuscular hb": "erythrocyte mean corpuscular hemoglobin",
+    "mean corpuscular hemoglobin": "erythrocyte mean corpuscular hemoglobin",
+    "mean corpuscular haemoglobin": "erythrocyte mean corpuscular hemoglobin",
+    "mean corpuscular hb concentration": "erythrocyte mean corpuscular hemoglobin concentration",
+    "mean corpuscular hemoglobin concentration": "erythrocyte mean corpuscular hemoglobin concentration",
+    "mean corpuscular haemoglobin concentration": "erythrocyte mean corpuscular hemoglobin concentration",
+    "rdw cv": "rdw",
+    "red cell distribution width": "rdw",
+    "a per g ratio": "albumin globulin per",
+    "a per g": "albumin globulin per",
+    "ag ratio": "albumin globulin per",
+    "albumin per globulin ratio": "albumin globulin per",
+    "albumin globulin ratio": "albumin globulin per",
+    # "Vitamin D" on a report is the status test, 25-hydroxy vitamin D (total: D2 + D3); 1,25-dihydroxy is named.
+    "vitamin d": "calcidiol",
+    "vitamin d total": "calcidiol",
+    "vit d": "calcidiol",
+    "25 oh vitamin d": "calcidiol",
+    "25 oh vitamin d total": "calcidiol",
+    "vitamin d 25 oh": "calcidiol",
+    "25 hydroxy vitamin d": "calcidiol",
+    "vitamin d 25 hydroxy": "calcidiol",
+    "25 oh vit d": "calcidiol",
+    "vit d 25 oh": "calcidiol",
+    "thyroid stimulating hormone": "thyrotropin",
+    "tsh ultrasensitive": "3rd gen tsh",
+    "ultrasensitive tsh": "3rd gen tsh",
+    "us tsh": "3rd gen tsh",
+    "tsh 3rd generation": "3rd gen tsh",
+    "tsh 3rd gen": "3rd gen tsh",
 }
 #: Word spellings and abbreviations, after the phrase table.
 LAB_WORDS: dict[str, str] = {
@@ -94,6 +163,11 @@ LAB_WORDS: dict[str, str] = {
     "calc": "calculated",
     "hdlc": "cholesterol hdl",
     "ldlc": "cholesterol ldl",
+    "neutrophil": "neutrophils",
+    "lymphocyte": "lymphocytes",
+    "monocyte": "monocytes",
+    "eosinophil": "eosinophils",
+    "basophil": "basophils",
 }
 #: Words that tag specimen, method or presentation in flowsheet and printed names, not the analyte.
 _LAB_DROP = frozenset(
@@ -162,3 +236,48 @@ def printed_lab_names(row: Mapping[str, str]) -> dict[str, bool]:
 
 def _clean_key(name: str) -> str:
     return lab_key(name.replace(".", " ").replace("'", ""))
+
+
+def lab_words() -> set[str]:
+    """The words of printed lab-test names this module knows (spellings, abbreviations, specimen tags)."""
+    phrases = {word for phrase in LAB_PHRASES for word in phrase.split()}
+    return phrases | set(LAB_WORDS) | set(_LAB_DROP)
+
+
+#: Character confusions of OCR, undone before a word is compared with the vocabulary's words.
+_OCR_CONFUSIONS = (("rn", "m"), ("vv", "w"), ("0", "o"), ("1", "l"), ("5", "s"))
+
+
+class WordCorrector:
+    """Reads an OCR-damaged word as the vocabulary word it is one edit away from ("potassiun" → "potassium").
+
+    A word is replaced only when exactly one vocabulary word is that close (spellings of one word counting once),
+    or when every such word is a tag that keys drop anyway ("serp" → "serpl" or "ser"); short words and words
+    already known stay as they are.
+    """
+
+    def __init__(self, words: set[str], *, spellings: Mapping[str, str], min_length: int = 4) -> None:
+        self._words = sorted(words)
+        self._known = frozenset(words)
+        self._spellings = spellings
+        self._min_length = min_length
+
+    def correct(self, text: str) -> str:
+        """``text`` as lower-case words, each damaged word replaced by the vocabulary word it must be."""
+        return " ".join(self._word(word) for word in _words(text))
+
+    def _word(self, word: str) -> str:
+        if word in self._known or len(word) < self._min_length:
+            return word
+        undone = word
+        for wrong, right in _OCR_CONFUSIONS:
+            undone = undone.replace(wrong, right)
+        if undone in self._known:
+            return undone
+        close = process.extract(undone, self._words, scorer=Levenshtein.distance, score_cutoff=1)
+        near = {self._spellings.get(w, w) for w, _, _ in close}  # "eosinophil" and "eosinophils" are one word
+        if len(near) == 1:
+            return near.pop()
+        if near and near <= _LAB_DROP:
+            return next(iter(sorted(near)))
+        return word

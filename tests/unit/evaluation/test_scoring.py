@@ -109,6 +109,18 @@ def test_pairing_follows_the_names_when_boxes_overlap_neighbouring_rows() -> Non
     }
 
 
+def test_a_row_read_only_in_part_still_pairs_by_its_name() -> None:
+    truth = [{"text": "Metoprolol 37.5 mg tablet - take 1 tablet PO every 8 hours - Qty: 90", "page": 1,
+              "drug": {"text": "Metoprolol"}, "bbox": [129.6, 384.0, 800.5, 421.2]}]  # fmt: skip
+    predicted = [{"text": "Metoprolol 37.5 mg tablet", "page": 1, "drug": {"text": "Metoprolol"},
+                  "bbox": [130.0, 385.0, 375.0, 411.0]}]  # fmt: skip
+    pairs, _, _ = pair_items(predicted, truth)
+    assert len(pairs) == 1
+    predicted[0]["drug"]["text"] = "Clobetasol"  # a different drug in an overlapping box is not the same item
+    predicted[0]["text"] = "Clobetasol 0.05% gel"
+    assert pair_items(predicted, truth)[0] == []
+
+
 def test_mean_ap() -> None:
     truth = [[Box("lab_row", (0, 0, 100, 20)), Box("lab_row", (0, 30, 100, 50)), Box("date", (0, 60, 50, 70))]]
     perfect = [[Box("lab_row", (0, 0, 100, 20), 0.9), Box("lab_row", (0, 30, 100, 50), 0.8),

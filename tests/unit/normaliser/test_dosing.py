@@ -378,6 +378,8 @@ def test_od_follows_the_sig_table() -> None:
         "Tab.",
         "Disp #30",
         "as directed",
+        "Hwee times daily",  # OCR lost the count: unknown, not once a day
+        "times a day",
     ],
 )
 def test_parse_frequency_none(text: str) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from services.normaliser.vocabulary import VocabularyIndex, build_index
 from services.normaliser.vocabulary.build import index_version, parse_clinical_drug, source_version
-from services.normaliser.vocabulary.index import NAME_INSIDE_SCORE
+from services.normaliser.vocabulary.index import CORRECTED_SCORE, NAME_INSIDE_SCORE
 from services.normaliser.vocabulary.terms import lab_key, normalise_term, trim_drug_words
 from shared.settings import Settings
 
@@ -83,11 +83,14 @@ def test_clinical_drug_needs_a_unique_strength_and_form(index: VocabularyIndex) 
     assert released.scd_name == "omeprazole 20 MG Delayed Release Oral Capsule"
 
 
-def test_ocr_damaged_name_scores_below_one_and_unknown_name_is_none(index: VocabularyIndex) -> None:
-    damaged = index.match_drug(text="Metfornin", strength=(500, "mg"), form="tablet")
+def test_ocr_damaged_name_is_found_with_its_method_and_unknown_name_is_none(index: VocabularyIndex) -> None:
+    damaged = index.match_drug(text="Metfornin", strength=(500, "mg"), form="tablet")  # one character off
     assert damaged is not None
     assert damaged.rxcui == rxnorm_entry("metformin")["RXCUI"]
-    assert 0.75 <= damaged.score < 0.9
+    assert (damaged.method, damaged.score) == ("corrected", CORRECTED_SCORE)
+    worse = index.match_drug(text="Metfxrmim", strength=None, form=None)  # two off: the closest key
+    assert worse is not None and worse.method == "fuzzy" and 0.75 <= worse.score < 0.9
+    assert worse.rxcui == rxnorm_entry("metformin")["RXCUI"] and 0 < worse.margin <= worse.score
     assert index.match_drug(text="Zzqxv Kplrt", strength=None, form=None) is None
 
 
@@ -107,6 +110,54 @@ def test_printed_lab_names_code_to_loinc(index: VocabularyIndex, printed: str, u
     assert match is not None
     assert (match.code, match.name) == (row["LOINC"], row["LONG_COMMON_NAME"])
     assert match.score == 1.0
+
+
+def loinc_code(long_name: str) -> str:
+    """The code of the flowsheet row with this LONG_COMMON_NAME."""
+    for name in ("h17.csv", "c17.csv"):
+        with (VOCAB / "loinc" / name).open(newline="") as handle:
+            for row in csv.DictReader(handle):
+                if row["LONG_COMMON_NAME"] == long_name and row["LOINC"]:
+                    return row["LOINC"]
+    raise LookupError(long_name)
+
+
+@pytest.mark.parametrize(
+    ("printed", "unit", "long_name", "method"),
+    [
+        ("PPBS", "mg/dL", "Glucose [Mass/volume] in Serum or Plasma --2 hours post meal", "exact"),
+        ("Post Prandial Blood Sugar", "mg/dL", "Glucose [Mass/volume] in Serum or Plasma --2 hours post meal", "exact"),
+        ("Polymorphs", "%", "Neutrophils/100 leukocytes in Blood by Automated count", "exact"),
+        ("A/G Ratio", None, "Albumin/Globulin [Mass Ratio] in Serum or Plasma", "exact"),
+        ("Inorganic Phosphorus", "mg/dL", "Phosphate [Mass/volume] in Serum or Plasma", "exact"),
+        ("25-OH Vitamin D", "ng/mL", "Calcidiol [Mass/volume] in Serum or Plasma", "exact"),
+        ("SGPT (ALT)", "U/L", "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma", "part"),
+        ("Sodium (Na+)", "mmol/L", "Sodium [Moles/volume] in Serum or Plasma", "part"),
+        ("Glycated Haemoglobin (HbA1c)", "%", "Hemoglobin A1c/Hemoglobin.total in Blood", "part"),
+        ("Potassiun", "mmol/L", "Potassium [Moles/volume] in Serum or Plasma", "corrected"),
+        ("Uric Acid SerP] Qn", "mg/dL", "Urate [Mass/volume] in Serum or Plasma", "corrected"),
+    ],
+)
+def test_report_names_parts_and_ocr_slips_code_to_loinc(
+    index: VocabularyIndex, printed: str, unit: str | None, long_name: str, method: str
+) -> None:
+    match = index.match_lab_test(text=printed, unit=unit)
+    assert match is not None
+    assert (match.code, match.method) == (loinc_code(long_name), method)
+
+
+def test_a_name_two_codes_fit_equally_is_ambiguous(index: VocabularyIndex) -> None:
+    # "RBC Count" prints no method: "in Blood" and "in Blood by Automated count" fit it alike
+    both = {
+        loinc_code("Erythrocytes [#/volume] in Blood"),
+        loinc_code("Erythrocytes [#/volume] in Blood by Automated count"),
+    }
+    match = index.match_lab_test(text="RBC Count", unit="10*6/uL")
+    assert match is not None and match.code in both and match.method == "ambiguous"
+    ldl = index.match_lab_test(text="LDL Cholesterol", unit="mg/dL")  # calculated or direct assay
+    assert ldl is not None and ldl.method == "ambiguous"
+    parts_disagree = index.match_lab_test(text="Sodium (Potassium)", unit="mmol/L")
+    assert parts_disagree is not None and parts_disagree.method == "ambiguous"
 
 
 def test_unit_chooses_between_mass_and_molar_codes(index: VocabularyIndex) -> None:
@@ -157,7 +208,7 @@ def test_names_inside_longer_drug_words_are_found(index: VocabularyIndex) -> Non
     both = index.match_drug(text="Klonopin Clonazepam", strength=None, form=None)
     assert both is not None
     assert (both.rxcui, both.brand) == (rxnorm_entry("clonazepam")["RXCUI"], "Klonopin")
-    assert both.score == NAME_INSIDE_SCORE
+    assert (both.score, both.method) == (NAME_INSIDE_SCORE, "inside")
     left = index.match_drug(text="TORSEMIDE AFTER MEALS", strength=None, form=None)
     assert left is not None and left.rxcui == rxnorm_entry("torsemide")["RXCUI"] and left.text == "TORSEMIDE"
 
@@ -173,3 +224,35 @@ def test_names_inside_longer_drug_words_are_found(index: VocabularyIndex) -> Non
 )
 def test_drug_words_lose_instructions_and_stray_units(words: str, trimmed: str) -> None:
     assert trim_drug_words(words) == trimmed
+
+
+@pytest.mark.parametrize(("printed", "ingredient"), [("Frusemide", "furosemide"), ("Glibenclamide", "glyburide")])
+def test_inn_names_code_as_the_rxnorm_ingredient(index: VocabularyIndex, printed: str, ingredient: str) -> None:
+    match = index.match_drug(text=printed, strength=None, form=None)  # DrugBank's synonym, RxNorm's ingredient
+    assert match is not None
+    assert (match.rxcui, match.name, match.method) == (rxnorm_entry(ingredient)["RXCUI"], ingredient, "exact")
+
+
+def test_synonyms_never_replace_rxnorm_names_and_shared_spellings_code_as_neither(tmp_path: Path) -> None:
+    from services.normaliser.vocabulary.build import SCHEMA, _load_rxnorm, _load_synonyms
+
+    db = sqlite3.connect(tmp_path / "index.sqlite3")
+    db.executescript(SCHEMA)
+    _load_rxnorm(db, [rxnorm_entry("metformin"), rxnorm_entry("omeprazole")])
+    _load_synonyms(
+        db,
+        [
+            ("Metforminum", "metformin"),
+            ("Omeprazole", "metformin"),  # an RxNorm name already: RxNorm's meaning stays
+            ("Gastromet", "metformin"),
+            ("Gastromet", "omeprazole"),  # the same spelling for two drugs: neither
+            ("Zzunknown", "not-in-the-index"),
+        ],
+    )
+    rows = {
+        term: target
+        for term, kind, target in db.execute("SELECT term, kind, target_rxcui FROM drug_term")
+        if kind == "SY"
+    }
+    assert rows == {normalise_term("Metforminum"): rxnorm_entry("metformin")["RXCUI"]}
+    db.close()
