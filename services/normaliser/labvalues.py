@@ -557,6 +557,17 @@ def _plain(code_a: str, code_b: str) -> bool:
     )
 
 
+@cache
+def same_kind_of_unit(a: str, b: str) -> bool:
+    """Whether two UCUM units measure the same kind of quantity: ``u[IU]/mL`` and ``m[IU]/L`` do, ``mg/dL`` and
+    ``g/L`` do, ``mg/dL`` and ``mmol/L`` do not, ``%`` and ``10*3/uL`` do not. Units ucumvert cannot read
+    (``{mcU}/ml`` in some flowsheet rows) are compared as written, case-folded."""
+    try:
+        return _plain(a, b)
+    except (UnitConversionError, ValueError, KeyError, AttributeError):
+        return a.casefold() == b.casefold()
+
+
 def _as_units(code: str) -> str:
     # labunits writes "μU/mL" for insulin where labs print µIU/mL: for matching its pairs, an IU is a U.
     return code.replace("[IU]", "U").replace("[iU]", "U")

@@ -68,7 +68,7 @@ def test_prescription_end_to_end(cluster: Cluster) -> None:
     assert len(records) == len(result.medications) + len(result.lab_results)
     provenance = records[0]["provenance"]
     assert provenance["document_id"] == accepted["document_id"]
-    assert set(provenance["model_versions"]) == {"detector", "ocr", "tagger", "vocabulary"}
+    assert set(provenance["model_versions"]) == {"detector", "ocr", "tagger", "vocabulary", "normaliser"}
 
 
 def test_lab_report_pdf_end_to_end(cluster: Cluster) -> None:

@@ -93,6 +93,7 @@ def evaluate(documents: list[Path], *, predictions: Path | None = None) -> dict[
         "wall_seconds": round(time.perf_counter() - started, 1),
         "model_versions": extraction.result.model_versions.model_dump(),
         "conditions": {c: _summarise(b) for c, b in per_condition.items() if b["scores"]},
+        "code_accuracy": merge(score for b in per_condition.values() for score in b["scores"])["code_accuracy"],
     }
 
 
@@ -196,8 +197,9 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"{'OCR CER (detected regions)':28}" + "".join(f"{rows[c]['ocr_cer']!s:>22}" for c in conditions))
     print(f"{'confidently wrong codes':28}" + "".join(f"{rows[c]['confidently_wrong_codes']:>22}" for c in conditions))
     print("\ncode accuracy on correctly tagged items: accuracy of n / wrong, sent to review")
-    for name in rows[conditions[0]]["code_accuracy"]:
-        accuracies = [rows[c]["code_accuracy"].get(name) for c in conditions]
+    print(f"{'':28}" + "".join(f"{c:>22}" for c in [*conditions, "all"]))
+    for name, total in report["code_accuracy"].items():
+        accuracies = [*(rows[c]["code_accuracy"].get(name) for c in conditions), total]
         cells = [f"{a['accuracy']:.3f} of {a['items']}" if a and a["items"] else "-" for a in accuracies]
         print(f"  {name:26}" + "".join(f"{cell:>22}" for cell in cells))
         cells = [f"{a['wrong']} / {a['abstained']}" if a else "-" for a in accuracies]

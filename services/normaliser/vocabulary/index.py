@@ -18,6 +18,7 @@ from typing import Literal
 
 from rapidfuzz import fuzz, process
 
+from services.normaliser.labvalues import same_kind_of_unit
 from services.normaliser.vocabulary.build import ClinicalDrugRow
 from services.normaliser.vocabulary.terms import (
     INSTRUCTION_WORDS,
@@ -111,6 +112,11 @@ class LabTestMatch:
     margin: float = 0.0
 
 
+#: Rank of a LOINC code for a printed name (:func:`_lab_preference`); the first ``_DECIDING`` places decide.
+_Rank = tuple[bool, bool, bool, int, bool, int, int, str]
+_DECIDING = 6
+#: Printed words that name the specimen serum or plasma ("S." only at the start: "S. Creatinine").
+_SERUM_WORDS = re.compile(r"\b(?:serum|ser|serpl|plasma|plas)\b|^\s*s\.", re.IGNORECASE)
 #: Codes of a lab-test name (each with whether labs print that name), score, method, closest-key margin.
 _LabFound = tuple[list[tuple[str, bool]], float, Method, float]
 
@@ -307,11 +313,13 @@ class VocabularyIndex:
         if found is None:
             return None
         codes, score, method, margin = found
+        serum = _SERUM_WORDS.search(text) is not None
         ranked = sorted(
-            ((_lab_preference(self._loinc[c], unit, printed), self._loinc[c]) for c, printed in codes), reverse=True
+            ((_lab_preference(self._loinc[c], unit, printed, serum=serum), self._loinc[c]) for c, printed in codes),
+            reverse=True,
         )
         best = ranked[0][1]
-        if len(ranked) > 1 and ranked[1][0][:3] == ranked[0][0][:3]:
+        if len(ranked) > 1 and ranked[1][0][:_DECIDING] == ranked[0][0][:_DECIDING]:
             method = "ambiguous"  # e.g. "LDL Cholesterol": calculated or direct assay
         elif unit is None and _unit_would_decide(ranked):
             method = "ambiguous"  # "Eosinophils" with its unit unread: the share (%) or the count (10*3/uL)
@@ -380,11 +388,11 @@ def _name_parts(text: str) -> list[str]:
     return [p for p in (outside, *inside) if p]
 
 
-def _unit_would_decide(ranked: list[tuple[tuple[bool, bool, int, int, str], _Loinc]]) -> bool:
-    """Whether a code of the same specimen as the best one has another unit (so the unread unit would decide)."""
+def _unit_would_decide(ranked: list[tuple[_Rank, _Loinc]]) -> bool:
+    """Whether a code of the same specimen as the best one has another kind of unit (the unread unit would decide)."""
     (best_rank, best), *others = ranked
     return any(
-        rank[2] == best_rank[2] and row.ucum and best.ucum and _unit_key(row.ucum) != _unit_key(best.ucum)
+        rank[3] == best_rank[3] and row.ucum and best.ucum and not _same_unit_kind(row.ucum, best.ucum)
         for rank, row in others
     )
 
@@ -394,15 +402,28 @@ def _has_system(name: str, system: str) -> bool:
     return name.endswith(system) or f"{system} by " in name
 
 
-def _unit_key(unit: str) -> str:
-    """Units compared as written in practice: case-folded, "mcg" as "ug", "^" as "*"."""
-    return unit.lower().replace("mcg", "ug").replace("^", "*").replace("µ", "u")
+def _same_unit_kind(a: str, b: str) -> bool:
+    """Units as flowsheets and reports write them ("mcg", "µ", "^") compared by kind of quantity."""
+
+    def form(unit: str) -> str:
+        return unit.replace("mcg", "ug").replace("^", "*").replace("µ", "u")
+
+    return same_kind_of_unit(form(a), form(b))
 
 
-def _lab_preference(row: _Loinc, unit: str | None, printed: bool) -> tuple[bool, bool, int, int, str]:
-    """Order of the codes sharing a name: same unit, then found by a name labs print (not only LOINC's component),
-    then serum/plasma, blood; then the most used, then the code. A tie on the first three is ambiguous."""
-    same_unit = unit is not None and row.ucum is not None and _unit_key(row.ucum) == _unit_key(unit)
+def _lab_preference(row: _Loinc, unit: str | None, printed: bool, *, serum: bool = False) -> _Rank:
+    """Order of the codes sharing a name.
+
+    First the printed specimen (``serum``: the name says serum or plasma, as in "Serum Albumin", "S. Creatinine",
+    "SerPl": a misread unit must not make it a urine test); then the same kind of unit; found by a name labs print
+    (not only LOINC's component); serum/plasma, then blood; not a challenge-test code ("--30 minutes post dose
+    TRH"); the method a printed name without one means (an automated count for blood cells, as analysers report
+    them; else the code without a method, before a code of one named method such as "by calculation"); then the
+    most used, then the code. A tie on all but the last two is ambiguous.
+    """
+    same_unit = unit is not None and row.ucum is not None and _same_unit_kind(row.ucum, unit)
     systems = enumerate(_PREFERRED_SYSTEMS)
     system = next((len(_PREFERRED_SYSTEMS) - i for i, s in systems if _has_system(row.name, s)), 0)
-    return same_unit, printed, system, row.rows, row.code
+    method = 2 if row.name.endswith(" by Automated count") else (1 if " by " not in row.name else 0)
+    specimen = not serum or _has_system(row.name, " in Serum or Plasma")
+    return specimen, same_unit, printed, system, " --" not in row.name, method, row.rows, row.code

@@ -147,17 +147,24 @@ def test_report_names_parts_and_ocr_slips_code_to_loinc(
 
 
 def test_a_name_two_codes_fit_equally_is_ambiguous(index: VocabularyIndex) -> None:
-    # "RBC Count" prints no method: "in Blood" and "in Blood by Automated count" fit it alike
-    both = {
-        loinc_code("Erythrocytes [#/volume] in Blood"),
-        loinc_code("Erythrocytes [#/volume] in Blood by Automated count"),
-    }
-    match = index.match_lab_test(text="RBC Count", unit="10*6/uL")
-    assert match is not None and match.code in both and match.method == "ambiguous"
     ldl = index.match_lab_test(text="LDL Cholesterol", unit="mg/dL")  # calculated or direct assay
     assert ldl is not None and ldl.method == "ambiguous"
+    unread = index.match_lab_test(text="Eosinophils", unit=None)  # the share (%) or the count: the unit decides
+    assert unread is not None and unread.method == "ambiguous"
+    share = index.match_lab_test(text="Eosinophils", unit="%")
+    assert share is not None and share.method == "exact"
+    assert share.code == loinc_code("Eosinophils/100 leukocytes in Blood")  # no method printed: the code without
     parts_disagree = index.match_lab_test(text="Sodium (Potassium)", unit="mmol/L")
     assert parts_disagree is not None and parts_disagree.method == "ambiguous"
+
+
+def test_a_blood_count_without_a_method_is_the_analysers_automated_count(index: VocabularyIndex) -> None:
+    match = index.match_lab_test(text="RBC Count", unit="10*6/uL")
+    assert match is not None and match.method == "exact"
+    assert match.code == loinc_code("Erythrocytes [#/volume] in Blood by Automated count")
+    tsh = index.match_lab_test(text="TSH", unit="u[IU]/mL")  # µIU/mL is mIU/L: the same kind of unit
+    assert tsh is not None and tsh.method == "exact"
+    assert "--" not in tsh.name  # not a stimulation-test code
 
 
 def test_unit_chooses_between_mass_and_molar_codes(index: VocabularyIndex) -> None:
@@ -256,3 +263,11 @@ def test_synonyms_never_replace_rxnorm_names_and_shared_spellings_code_as_neithe
     }
     assert rows == {normalise_term("Metforminum"): rxnorm_entry("metformin")["RXCUI"]}
     db.close()
+
+
+def test_every_report_phrase_leads_to_a_name_of_the_index(index: VocabularyIndex) -> None:
+    from services.normaliser.vocabulary.terms import LAB_PHRASES
+
+    unresolved = {phrase for phrase in LAB_PHRASES if index.match_lab_test(text=phrase, unit=None) is None
+                  or index.match_lab_test(text=phrase, unit=None).method not in {"exact", "ambiguous"}}  # type: ignore[union-attr]  # fmt: skip
+    assert unresolved <= {"vldl"}  # VLDL cholesterol is not in the development subset's flowsheets
