@@ -136,6 +136,13 @@ def printed_span(line: str, words: str) -> str:
     return text
 
 
+def _within(part: str, whole: str, *, line: str) -> bool:
+    """Whether ``part`` is a strictly shorter piece of ``whole``, itself one stretch of ``line`` (case-folded): not
+    an expression joined from several places ("Bid" of the brand "Nitro-Bid" and a later "once daily")."""
+    part, whole, line = part.casefold(), whole.casefold(), line.casefold()
+    return part != whole and part in whole and whole in line
+
+
 def medication_fields(line: TaggedLine) -> dosing.MedicationFields:
     """The fields of a medication line: the tagger's spans first, the whole-line parser for what it did not mark.
 
@@ -148,13 +155,17 @@ def medication_fields(line: TaggedLine) -> dosing.MedicationFields:
     strength_text, frequency_text = _entity([line], "STRENGTH"), _entity([line], "FREQUENCY")
     duration_text = _entity([line], "DURATION")
     strength = dosing.parse_strength(text=strength_text) if strength_text else None
-    frequency = (
-        dosing.parse_frequency(text=repair_frequency(frequency_text), form=whole.form) if frequency_text else None
-    )
+    frequency = None
+    if frequency_text:
+        at = line.text.find(frequency_text)
+        after = line.text[at + len(frequency_text) :] if at >= 0 else ""
+        frequency = dosing.parse_frequency(text=repair_frequency(frequency_text, after=after), form=whole.form)
     repaired = repair_frequency(line.text)
     whole_frequency = (
         whole.frequency if repaired == line.text else dosing.parse_medication_line(text=repaired).frequency
     )
+    if frequency and whole_frequency and _within(frequency.text, whole_frequency.text, line=repaired):
+        frequency = whole_frequency  # the span held "daily" of "three tines daily": the repaired line reads more
     duration = dosing.parse_duration(text=duration_text) if duration_text else None
     return replace(
         whole,

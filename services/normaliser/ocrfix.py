@@ -25,14 +25,29 @@ _KNOWN = frozenset(
      "twice", "thrice", "three", "times", "daily", "hourly", "weekly", "every", "hours", "dose", "doses", "this"}
 )  # fmt: skip
 #: Letters OCR reads for the letter of a SIG abbreviation ("g" for "q", "O" for "D").
-_CONFUSIONS = {"G": "Q", "O": "D", "0": "D", "8": "B", "1": "I", "L": "I", "|": "I"}
+_CONFUSIONS = {"G": "Q", "O": "D", "0": "D", "A": "D", "8": "B", "1": "I", "L": "I", "|": "I"}
 _TOKEN = re.compile(r"[A-Za-z0-9|]+")
+#: A token before a strength unit belongs to the number ("2 BO mg" is "200 mg", not BD).
+_BEFORE_UNIT = re.compile(r"\s*(?:mg|mcg|ug|g|ml|iu|units?)\b", re.IGNORECASE)
 
 
-def repair_frequency(text: str, *, table: SigTable | None = None) -> str:
-    """``text`` with OCR-damaged instruction words and SIG abbreviations read as what they must be."""
+def repair_frequency(text: str, *, table: SigTable | None = None, after: str = "") -> str:
+    """``text`` with OCR-damaged instruction words and SIG abbreviations read as what they must be.
+
+    Args:
+        text: The words to repair.
+        table: The SIG table (default: the shared one).
+        after: What follows ``text`` in its line, when ``text`` is a piece of one (a span the tagger marked).
+    """
     sig = table or _default_table()
-    return _TOKEN.sub(lambda match: _repair(match.group(0), sig), text)
+    context = text + after
+
+    def repair(match: re.Match[str]) -> str:
+        if _BEFORE_UNIT.match(context, match.end()):
+            return match.group(0)
+        return _repair(match.group(0), sig)
+
+    return _TOKEN.sub(repair, text)
 
 
 def _repair(token: str, sig: SigTable) -> str:

@@ -113,8 +113,12 @@ class LabTestMatch:
 
 
 #: Rank of a LOINC code for a printed name (:func:`_lab_preference`); the first ``_DECIDING`` places decide.
-_Rank = tuple[bool, bool, bool, int, bool, int, int, str]
+_Rank = tuple[bool, bool, bool, int, bool, float, int, str]
 _DECIDING = 6
+#: The method a printed name that names none means: an analyser's automated count for blood cells (as CBCs are
+#: reported); else the code without a method; a calculated value before another named method (the routine lipid
+#: profile's LDL is calculated; a direct LDL assay is printed as such); any other method last.
+_METHOD_RANK = {"Automated count": 3, "calculation": 1.5}
 #: Printed words that name the specimen serum or plasma ("S." only at the start: "S. Creatinine").
 _SERUM_WORDS = re.compile(r"\b(?:serum|ser|serpl|plasma|plas)\b|^\s*s\.", re.IGNORECASE)
 #: Codes of a lab-test name (each with whether labs print that name), score, method, closest-key margin.
@@ -326,7 +330,11 @@ class VocabularyIndex:
         return LabTestMatch(code=best.code, name=best.name, ucum=best.ucum, score=score, method=method, margin=margin)
 
     def _by_method(self, codes: list[tuple[str, bool]], hints: set[str]) -> list[tuple[str, bool]]:
-        """The codes "<name of a code> by <method>" whose method names one of the printed ``hints``."""
+        """The codes whose method the printed ``hints`` name: among ``codes`` ("LDL-C (calc)": "... by calculation"),
+        else the codes "<name of a code> by <method>" ("HbA1c (HPLC)": "... by HPLC")."""
+        named = [(code, printed) for code, printed in codes if _names_method(self._loinc[code].name, hints)]
+        if named:
+            return named
         found = []
         for code, printed in codes:
             prefix = f"{self._loinc[code].name} by ".lower()
@@ -397,6 +405,13 @@ def _unit_would_decide(ranked: list[tuple[_Rank, _Loinc]]) -> bool:
     )
 
 
+def _names_method(name: str, hints: set[str]) -> bool:
+    """Whether a printed hint ("calc", "hplc") begins a word of the method of a LOINC name ("by calculation")."""
+    _, by, method = name.partition(" by ")
+    words = method.lower().replace("/", " ").split() if by else []
+    return any(word.startswith(hint) for hint in hints if len(hint) >= 3 for word in words)
+
+
 def _has_system(name: str, system: str) -> bool:
     """Whether a LOINC name's system is ``system``, a method after it or not ("... in Blood by Automated count")."""
     return name.endswith(system) or f"{system} by " in name
@@ -417,13 +432,12 @@ def _lab_preference(row: _Loinc, unit: str | None, printed: bool, *, serum: bool
     First the printed specimen (``serum``: the name says serum or plasma, as in "Serum Albumin", "S. Creatinine",
     "SerPl": a misread unit must not make it a urine test); then the same kind of unit; found by a name labs print
     (not only LOINC's component); serum/plasma, then blood; not a challenge-test code ("--30 minutes post dose
-    TRH"); the method a printed name without one means (an automated count for blood cells, as analysers report
-    them; else the code without a method, before a code of one named method such as "by calculation"); then the
-    most used, then the code. A tie on all but the last two is ambiguous.
+    TRH"); the method a printed name without one means (:data:`_METHOD_RANK`); then the most used, then the code.
+    A tie on all but the last two is ambiguous.
     """
     same_unit = unit is not None and row.ucum is not None and _same_unit_kind(row.ucum, unit)
     systems = enumerate(_PREFERRED_SYSTEMS)
     system = next((len(_PREFERRED_SYSTEMS) - i for i, s in systems if _has_system(row.name, s)), 0)
-    method = 2 if row.name.endswith(" by Automated count") else (1 if " by " not in row.name else 0)
+    method = _METHOD_RANK.get(row.name.partition(" by ")[2], 2 if " by " not in row.name else 0)
     specimen = not serum or _has_system(row.name, " in Serum or Plasma")
     return specimen, same_unit, printed, system, " --" not in row.name, method, row.rows, row.code

@@ -16,8 +16,8 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 _WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
-#: A strength or its unit left among the drug words when OCR misread the number ("| mg/ml").
-_UNIT_WORD = re.compile(r"[\d|.,]*(?:mg|mcg|ug|g|ml|iu|%)(?:/\d*(?:ml|g|mg))?", re.IGNORECASE)
+#: A strength or its unit left among the drug words when OCR misread the number ("| mg/ml", "Smg" for "5mg").
+_UNIT_WORD = re.compile(r"[\d|.,SOIlB]*(?:mg|mcg|ug|g|ml|iu|%)(?:/\d*(?:ml|g|mg))?", re.IGNORECASE)
 
 #: Drug-name words written in more than one way on prescriptions.
 DRUG_WORDS: dict[str, str] = {"hcl": "hydrochloride", "hbr": "hydrobromide", "na": "sodium", "k": "potassium"}
@@ -39,6 +39,8 @@ LAB_PHRASES: dict[str, str] = {
     "ast sgot": "aspartate aminotransferase",
     "alp": "alkaline phosphatase",
     "tsh": "thyrotropin",
+    "ldl c": "cholesterol ldl",
+    "hdl c": "cholesterol hdl",
     "ft4": "free t4",
     "ft3": "free t3",
     "bun": "urea nitrogen",

@@ -84,3 +84,26 @@ def test_tagged_spans_come_first_and_the_line_parser_fills_the_rest() -> None:
     assert fields.duration is not None and (fields.duration.value, fields.duration.unit) == (5, "d")
     assert fields.form == "tablet"
     assert medication_fields(line(text)).drug_text == "Dolo 650"  # untagged: the line parser's drug words
+
+
+def test_a_frequency_span_that_holds_only_part_of_a_damaged_instruction_yields_to_the_repaired_line() -> None:
+    from services.normaliser.assemble import medication_fields
+
+    text = "Tab Valium (Diazepam) 10mg tablet three tines daily"  # OCR: "times" → "tines"; the tagger kept "daily"
+    tagged = line(text).model_copy(update={"entities": [Entity(label="FREQUENCY", text="daily", confidence=0.9)]})
+    frequency = medication_fields(tagged).frequency
+    assert frequency is not None and (frequency.text, frequency.per_day) == ("three times daily", 3.0)
+
+
+def test_a_brand_that_reads_like_a_frequency_does_not_override_the_tagged_one() -> None:
+    from services.normaliser.assemble import medication_fields
+
+    text = "1. Oint. Nitro-Bid (Nitroglycerin) 2% apply to affected area once daily 3 months"
+    tagged = line(text).model_copy(update={"entities": [Entity(label="FREQUENCY", text="once daily", confidence=0.9)]})
+    frequency = medication_fields(tagged).frequency
+    assert frequency is not None and frequency.per_day == 1.0
+    damaged = line("2) Cap. Ibuprofen 2 BO mg 2 Capsules at bedtime").model_copy(
+        update={"entities": [Entity(label="FREQUENCY", text="BO", confidence=0.6)]}  # "200" read as "2 BO"
+    )
+    frequency = medication_fields(damaged).frequency
+    assert frequency is None or frequency.timing_code != "BID"

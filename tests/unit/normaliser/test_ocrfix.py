@@ -25,6 +25,7 @@ def per_day(abbrev: str) -> float | None:
         ("1 PO gid", "1 PO QID", "QID"),
         ("cap 1 PO g8h", "cap 1 PO Q8H", "Q8H"),
         ("5 ml TOS for 14 days", "5 ml TDS for 14 days", "TDS"),
+        ("cap 1 PO qa", "cap 1 PO QD", "QD"),
     ],
 )
 def test_damaged_words_are_read_as_the_one_word_they_can_be(printed: str, repaired: str, abbrev: str) -> None:
@@ -41,7 +42,7 @@ def test_damaged_words_are_read_as_the_one_word_they_can_be(printed: str, repair
         "Tab PO 10 mg",
         "apply to affected area",
         "SOS",
-        "1 PO Qa",  # no confusion of "a" gives a frequency
+        "Cap. Ibuprofen 2 BO mg",  # before a unit: part of the number ("200 mg"), not BD
         "OD",
     ],
 )

@@ -147,8 +147,6 @@ def test_report_names_parts_and_ocr_slips_code_to_loinc(
 
 
 def test_a_name_two_codes_fit_equally_is_ambiguous(index: VocabularyIndex) -> None:
-    ldl = index.match_lab_test(text="LDL Cholesterol", unit="mg/dL")  # calculated or direct assay
-    assert ldl is not None and ldl.method == "ambiguous"
     unread = index.match_lab_test(text="Eosinophils", unit=None)  # the share (%) or the count: the unit decides
     assert unread is not None and unread.method == "ambiguous"
     share = index.match_lab_test(text="Eosinophils", unit="%")
@@ -158,13 +156,18 @@ def test_a_name_two_codes_fit_equally_is_ambiguous(index: VocabularyIndex) -> No
     assert parts_disagree is not None and parts_disagree.method == "ambiguous"
 
 
-def test_a_blood_count_without_a_method_is_the_analysers_automated_count(index: VocabularyIndex) -> None:
+def test_a_name_without_a_method_means_the_routine_one(index: VocabularyIndex) -> None:
     match = index.match_lab_test(text="RBC Count", unit="10*6/uL")
     assert match is not None and match.method == "exact"
     assert match.code == loinc_code("Erythrocytes [#/volume] in Blood by Automated count")
     tsh = index.match_lab_test(text="TSH", unit="u[IU]/mL")  # µIU/mL is mIU/L: the same kind of unit
     assert tsh is not None and tsh.method == "exact"
     assert "--" not in tsh.name  # not a stimulation-test code
+    ldl = index.match_lab_test(text="LDL Cholesterol", unit="mg/dL")  # a lipid profile's LDL is calculated
+    direct = index.match_lab_test(text="LDL Cholesterol (Direct)", unit="mg/dL")  # unless a direct assay is printed
+    assert ldl is not None and direct is not None
+    assert ldl.code == loinc_code("Cholesterol in LDL [Mass/volume] in Serum or Plasma by calculation")
+    assert direct.code == loinc_code("Cholesterol in LDL [Mass/volume] in Serum or Plasma by Direct assay")
 
 
 def test_unit_chooses_between_mass_and_molar_codes(index: VocabularyIndex) -> None:
@@ -226,6 +229,7 @@ def test_names_inside_longer_drug_words_are_found(index: VocabularyIndex) -> Non
         ("Terbinafine - to affected area", "Terbinafine"),
         ("Estradiol - with water", "Estradiol"),
         ("Escitalopram | mg/ml", "Escitalopram"),
+        ("Benicar Smg", "Benicar"),  # "5mg" read as "Smg"
         ("Nuzon Hydrocortisone", "Nuzon Hydrocortisone"),
     ],
 )
