@@ -2,9 +2,11 @@
 
 The SQLite file written by :func:`services.normaliser.vocabulary.build.build_index` is read once per worker process
 into dictionaries; matching is then in-memory. A name is looked up by its canonical key
-(:mod:`services.normaliser.vocabulary.terms`); when no key is equal, the closest key by edit distance
-(rapidfuzz ``ratio``) is taken and its similarity is the match score. Callers treat a score below their review
-threshold as "no confident match" — an OCR-damaged name is sent to review, not coded by a guess.
+(:mod:`services.normaliser.vocabulary.terms`); when no key is equal, by a part of it, by names inside it, with
+OCR-damaged words corrected, or by the closest key by edit distance (rapidfuzz ``ratio``). Each match says how it
+was found (:data:`Method`) and its similarity; :mod:`services.normaliser.calibration` turns that into the measured
+probability that the code is right, and callers give no code below their review threshold — an OCR-damaged name
+is sent to review, not coded by a guess.
 """
 
 from __future__ import annotations
@@ -232,7 +234,8 @@ class VocabularyIndex:
         )
 
     def _lookup_drug(self, text: str) -> list[_Hit]:
-        """The whole text's key, else names found exactly among its words, else the closest key."""
+        """The whole text's key, else names found exactly among its words, else the words with OCR-damaged ones read
+        as the vocabulary word one edit away ("Metfornin"), else the closest key (``short`` under 6 letters)."""
         words = [w for w in text.split() if w.lower().strip(".") not in RELEASE_WORDS]
         key = normalise_term(" ".join(words))
         if not key:
