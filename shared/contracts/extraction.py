@@ -77,7 +77,9 @@ class Medication(_Model):
     frequency: Frequency | None = None
     duration: Duration | None = None
     quantity: float | None = None
-    confidence: float = Field(ge=0.0, le=1.0)
+    confidence: float = Field(
+        ge=0.0, le=1.0, description="measured probability that the drug's RxNorm code is right (coded from 0.9)"
+    )
     page: int = Field(ge=1)
     bbox: BBox
 
@@ -111,7 +113,9 @@ class LabResult(_Model):
     unit: LabUnit | None = None
     reference_range: ReferenceRange | None = None
     flag: Literal["L", "H", "N"] | None = None
-    confidence: float = Field(ge=0.0, le=1.0)
+    confidence: float = Field(
+        ge=0.0, le=1.0, description="measured probability that the test's LOINC code is right (coded from 0.9)"
+    )
     page: int = Field(ge=1)
     bbox: BBox
 
