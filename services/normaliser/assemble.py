@@ -227,22 +227,22 @@ def medication(line: TaggedLine, *, vocabulary: VocabularyIndex, calibration: Ca
     )
 
 
-def lab_match(line: TaggedLine, *, vocabulary: VocabularyIndex) -> tuple[str, LabTestMatch | None]:
-    """A lab-result line's test words and their LOINC match (None: no candidate at all)."""
+def lab_match(
+    line: TaggedLine, *, vocabulary: VocabularyIndex
+) -> tuple[str, labvalues.Unit | None, LabTestMatch | None]:
+    """A lab-result line's test words, its unit and the test's LOINC match (None: no candidate at all)."""
     test_text = _entity([line], "TEST") or line.text
     unit_text = _entity([line], "UNIT")
     unit = labvalues.parse_unit(text=unit_text) if unit_text else None
-    return test_text, vocabulary.match_lab_test(text=test_text, unit=unit.ucum if unit else None)
+    return test_text, unit, vocabulary.match_lab_test(text=test_text, unit=unit.ucum if unit else None)
 
 
 def lab_result(
     line: TaggedLine, *, vocabulary: VocabularyIndex, calibration: Calibration, sex: str | None
 ) -> LabResult:
     """Parse and code one lab-result line; the test is coded only when its calibrated confidence is high enough."""
-    test_text, match = lab_match(line, vocabulary=vocabulary)
+    test_text, unit, match = lab_match(line, vocabulary=vocabulary)
     value = labvalues.parse_value(text=_entity([line], "VALUE") or "")
-    unit_text = _entity([line], "UNIT")
-    unit = labvalues.parse_unit(text=unit_text) if unit_text else None
     range_text = _entity([line], "REF_RANGE")
     reference = labvalues.parse_reference_range(text=range_text, sex=sex) if range_text else None
     confidence = _confidence(calibration, "lab", match)

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -77,14 +77,7 @@ def _weights(values: list[float]) -> tuple[float, float, float]:
     return bias, similarity, margin
 
 
-_lock = threading.Lock()
-_calibration: Calibration | None = None
-
-
+@cache
 def get_calibration() -> Calibration:
     """The shipped calibration, read once per process."""
-    global _calibration  # noqa: PLW0603 - one read-only calibration per process
-    with _lock:
-        if _calibration is None:
-            _calibration = Calibration.load()
-        return _calibration
+    return Calibration.load()

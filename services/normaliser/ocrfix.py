@@ -18,11 +18,11 @@ from services.normaliser.sig import SigTable, load_sig_table
 #: Instruction words a repair may produce.
 FREQUENCY_WORDS = ("once", "twice", "thrice", "three", "times", "daily", "hourly", "weekly", "every", "hours")
 #: Words that are right as printed, though one edit from a frequency word ("hour" is not "four").
-_KNOWN = frozenset(
+_KNOWN = frozenset(FREQUENCY_WORDS) | frozenset(
     {"hour", "day", "days", "week", "weeks", "time", "month", "months", "tablet", "tablets", "capsule", "capsules",
      "drops", "puffs", "apply", "take", "with", "after", "before", "food", "meals", "meal", "area", "each", "nostril",
-     "eye", "eyes", "ear", "ears", "night", "morning", "bedtime", "needed", "required", "four", "five", "once",
-     "twice", "thrice", "three", "times", "daily", "hourly", "weekly", "every", "hours", "dose", "doses", "this"}
+     "eye", "eyes", "ear", "ears", "night", "morning", "bedtime", "needed", "required", "four", "five", "dose",
+     "doses", "this"}
 )  # fmt: skip
 #: Letters OCR reads for the letter of a SIG abbreviation ("g" for "q", "O" for "D").
 _CONFUSIONS = {"G": "Q", "O": "D", "0": "D", "A": "D", "8": "B", "1": "I", "L": "I", "|": "I"}

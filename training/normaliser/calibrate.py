@@ -161,7 +161,7 @@ def samples(folder: Path) -> Iterator[Sample]:
         medications.append((item, drug, drug.rxcui if drug else None))
     labs = []
     for line in groups.lab_results:
-        test_text, test = assemble.lab_match(line, vocabulary=vocabulary)
+        test_text, _, test = assemble.lab_match(line, vocabulary=vocabulary)
         item = {"text": line.text, "page": line.page, "bbox": line.bbox, "test": {"text": test_text}}
         labs.append((item, test, test.code if test else None))
     for kind, found, items, code_of in (

@@ -6,13 +6,7 @@ import pytest
 
 from services.normaliser.dosing import parse_frequency
 from services.normaliser.ocrfix import repair_frequency
-from services.normaliser.sig import load_sig_table
-
-
-def per_day(abbrev: str) -> float | None:
-    entry = load_sig_table().lookup(abbrev=abbrev)
-    assert entry is not None
-    return entry.per_day
+from tests.unit.normaliser.test_dosing import per_day
 
 
 @pytest.mark.parametrize(
