@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from training.corpus.schema import Box, RenderedPage
+from training.corpus.schema import Box, Quad, RenderedPage
 
 Kind = Literal["scan", "photo"]
 Matrix = np.ndarray
@@ -78,6 +78,14 @@ def transform_box(box: Box, matrix: Matrix, width: int, height: int) -> Box:
         float(min(max(right, 0.0), width)),
         float(min(max(bottom, 0.0), height)),
     )
+
+
+def transform_quad(box: Box, matrix: Matrix) -> Quad:
+    """The four corners of a box (top-left, top-right, bottom-right, bottom-left) after a homography."""
+    x0, y0, x1, y1 = box
+    corners = transform_points(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64), matrix)
+    tl, tr, br, bl = ((float(x), float(y)) for x, y in corners)
+    return (tl, tr, br, bl)
 
 
 def fit_inside(matrix: Matrix, boxes: Iterable[Box], width: int, height: int, *, margin: float = 2.0) -> Matrix:
@@ -206,7 +214,12 @@ def degrade_page(page: RenderedPage, rng: np.random.Generator, kind: Kind) -> De
         border = (int(rng.integers(200, 255)),) * 3
     warped = photometric(rng, warp(image, matrix, border=border), kind)  # type: ignore[arg-type]
     regions = [dataclasses.replace(r, bbox=transform_box(r.bbox, matrix, width, height)) for r in page.regions]
-    lines = [dataclasses.replace(ln, bbox=transform_box(ln.bbox, matrix, width, height)) for ln in page.lines]
+    lines = [
+        dataclasses.replace(
+            ln, bbox=transform_box(ln.bbox, matrix, width, height), quad=transform_quad(ln.bbox, matrix)
+        )
+        for ln in page.lines
+    ]
     degraded = RenderedPage(image=Image.fromarray(warped), dpi=page.dpi, regions=regions, lines=lines)
     return DegradeResult(page=degraded, matrix=matrix)
 

@@ -52,6 +52,8 @@ LineKind = Literal["medication", "lab_result", "patient", "prescriber", "date", 
 DocumentType = Literal["prescription", "lab_report"]
 Condition = Literal["clean", "degraded"]
 Box = tuple[float, float, float, float]
+Point = tuple[float, float]
+Quad = tuple[Point, Point, Point, Point]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +122,13 @@ class LineSpec:
 
 @dataclass(slots=True)
 class RenderedLine:
-    """A drawn line with its tight box in page pixels."""
+    """A drawn line with its tight box in page pixels.
+
+    ``quad`` is the line's own outline when the page was warped (a degraded scan or photo): the printed box's four
+    corners (top-left, top-right, bottom-right, bottom-left) after the page's homography. ``bbox`` then encloses it,
+    so on a rotated page the boxes of neighbouring lines overlap while their quads do not. None: not warped, the
+    outline is ``bbox`` itself.
+    """
 
     text: str
     bbox: Box
@@ -128,6 +136,7 @@ class RenderedLine:
     kind: LineKind
     tokens: list[dict[str, str]]
     payload: dict[str, Any] | None = None
+    quad: Quad | None = None
 
 
 @dataclass(slots=True)

@@ -76,6 +76,7 @@ def page_truth(number: int, page: RenderedPage, *, width: int, height: int) -> d
                 "region": line.region,
                 "kind": line.kind,
                 "tokens": line.tokens,
+                **({"quad": [[round(x, 1), round(y, 1)] for x, y in line.quad]} if line.quad else {}),
             }
             for line in page.lines
         ],

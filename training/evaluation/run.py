@@ -30,8 +30,8 @@ from shared.contracts.names import Stage
 from shared.pages import PageLimits
 from training.detector.dataset import detector_boxes
 from training.evaluation.detection import Box, mean_ap
-from training.evaluation.scoring import DocumentScore, iou, merge, score_document
-from training.tagger.align import label_ocr_line
+from training.evaluation.scoring import DocumentScore, merge, score_document
+from training.tagger.align import label_ocr_line, line_position, truth_line_of
 from training.tagger.metrics import entity_scores
 
 #: The labels the tagger's targets name (issue 5), printed first.
@@ -124,10 +124,9 @@ def _collect(bucket: dict[str, Any], truth: dict[str, Any], extraction: inproces
         bucket["classes"].update(box.cls for box in true_boxes)
         read = [line for line in ocr.lines if line.page == number]
         _collect_tags(bucket["tags"], page["lines"], read)
-        for line in page["lines"]:
-            errors, chars = line_errors(line["text"], line["bbox"], read)
-            bucket["cer"][0] += errors
-            bucket["cer"][1] += chars
+        errors, chars = page_errors(page["lines"], read)
+        bucket["cer"][0] += errors
+        bucket["cer"][1] += chars
 
 
 def _collect_tags(tags: dict[str, tuple[list[Any], list[Any]]], truth_lines: list[Any], read: list[Any]) -> None:
@@ -144,20 +143,26 @@ def _collect_tags(tags: dict[str, tuple[list[Any], list[Any]]], truth_lines: lis
         tags["ocr"][1].append([w.tag for w in tagged])
 
 
-def line_errors(text: str, bbox: Sequence[float], read: Sequence[Any]) -> tuple[int, int]:
-    """Edit distance between a truth line and the OCR words that fall inside its box (and its length)."""
-    words = [
-        word.text
-        for line in sorted(read, key=lambda ln: (ln.bbox[1], ln.bbox[0]))
-        for word in line.words
-        if _center_inside(word.bbox, bbox) or iou(word.bbox, bbox) > 0.5
-    ]
-    return Levenshtein.distance(" ".join(words), text), len(text)
+def page_errors(truth_lines: Sequence[dict[str, Any]], read: Sequence[Any]) -> tuple[int, int]:
+    """Character errors of a page's OCR against its printed lines, and the printed character count.
 
-
-def _center_inside(inner: Sequence[float], outer: Sequence[float]) -> bool:
-    cx, cy = (inner[0] + inner[2]) / 2, (inner[1] + inner[3]) / 2
-    return outer[0] <= cx <= outer[2] and outer[1] <= cy <= outer[3]
+    Every OCR word belongs to at most one printed line (:func:`truth_line_of`: by position in the line's outline,
+    so the overlapping enclosing boxes of a rotated page's rows do not count a word twice); a line's words are put
+    in order along it and compared with its text by edit distance. Words outside every line are not counted.
+    """
+    found: dict[int, list[tuple[float, str]]] = defaultdict(list)
+    for line in read:
+        for word in line.words:
+            home = truth_line_of(word.bbox, truth_lines)
+            if home is not None:
+                centre = ((word.bbox[0] + word.bbox[2]) / 2, (word.bbox[1] + word.bbox[3]) / 2)
+                found[home].append((line_position(centre, truth_lines[home])[0], word.text))
+    errors = chars = 0
+    for index, line in enumerate(truth_lines):
+        words = " ".join(text for _, text in sorted(found.get(index, [])))
+        errors += Levenshtein.distance(words, line["text"])
+        chars += len(line["text"])
+    return errors, chars
 
 
 def _summarise(bucket: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 The tagger is trained and scored on text as OCR reads it, not only on the clean strings the corpus printed. The
 truth knows every printed line (text, box, whitespace tokens with BIO tags); OCR returns lines of words with boxes.
-Words are matched to truth lines by their boxes, then the characters of the words read inside one truth line are
+Words are matched to truth lines by position (inside the line's outline, which on a warped page is its rotated or
+perspective quad, not the enclosing box), then the characters of the words read inside one truth line are
 aligned to that line's characters (difflib opcodes: equal and replaced characters map position by position), and
 each word takes the entity that owns most of its characters. A word of a new entity starts ``B-``; the next word
 of the same truth entity continues ``I-``.
@@ -14,7 +15,11 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from functools import lru_cache
 from typing import Any
+
+import cv2
+import numpy as np
 
 Box = Sequence[float]
 #: The owner of a truth character: (entity label, entity number), or None outside any entity.
@@ -94,26 +99,52 @@ def bio(owners: Sequence[Owner]) -> list[str]:
     return tags
 
 
-def _vertical_overlap(a: Box, b: Box) -> float:
-    """Overlap of the y-extents of two boxes, as a fraction of the shorter one."""
-    overlap = min(a[3], b[3]) - max(a[1], b[1])
-    shorter = min(a[3] - a[1], b[3] - b[1])
-    return max(0.0, overlap) / shorter if shorter > 0 else 0.0
+def _outline(line: dict[str, Any]) -> tuple[tuple[float, float], ...]:
+    """A truth line's outline: its ``quad`` on a warped page, else the corners of its ``bbox``."""
+    if "quad" in line:
+        return tuple((float(x), float(y)) for x, y in line["quad"])
+    x0, y0, x1, y1 = (float(v) for v in line["bbox"])
+    return ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+
+
+@lru_cache(maxsize=4096)
+def _frame(outline: tuple[tuple[float, float], ...]) -> tuple[np.ndarray, float, float]:
+    """The homography from page pixels to the line's own frame (x along the text, y across, in pixels of its
+    printed box), with that box's width and height.
+    """
+    tl, tr, br, bl = (np.array(p) for p in outline)
+    width = float((np.linalg.norm(tr - tl) + np.linalg.norm(br - bl)) / 2)
+    height = float((np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)) / 2)
+    source = np.array([tl, tr, br, bl], dtype=np.float32)
+    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
+    return np.asarray(cv2.getPerspectiveTransform(source, target), dtype=np.float64), width, height
+
+
+def line_position(point: tuple[float, float], line: dict[str, Any]) -> tuple[float, float, float, float]:
+    """Where a page point lies in a truth line's own frame: ``(x, y, width, height)`` in pixels of the printed
+    line, ``0 <= x <= width`` and ``0 <= y <= height`` inside it (exact on rotated and perspective pages).
+    """
+    matrix, width, height = _frame(_outline(line))
+    mapped = matrix @ np.array([point[0], point[1], 1.0])
+    return float(mapped[0] / mapped[2]), float(mapped[1] / mapped[2]), width, height
 
 
 def truth_line_of(word_box: Box, truth_lines: Sequence[dict[str, Any]], *, slack: float = 12.0) -> int | None:
-    """Index of the truth line a word was read from: its centre inside the line's box (widened by ``slack`` px)
-    and the largest vertical overlap; None for words outside every printed line (noise, stamps).
+    """Index of the truth line a word was read from, None for words outside every printed line (noise, stamps).
+
+    The word's centre, taken into each line's own frame (its outline, so rows of a rotated page that share
+    enclosing boxes are still told apart), must lie along the line (``slack`` px either end) and within a quarter of
+    the line's height of its band; of those lines the one whose middle is nearest wins.
     """
-    cx = (word_box[0] + word_box[2]) / 2
-    best, best_overlap = None, 0.3
+    centre = ((word_box[0] + word_box[2]) / 2, (word_box[1] + word_box[3]) / 2)
+    best, best_distance = None, 0.75
     for index, line in enumerate(truth_lines):
-        x0, _, x1, _ = line["bbox"]
-        if not x0 - slack <= cx <= x1 + slack:
+        x, y, width, height = line_position(centre, line)
+        if not -slack <= x <= width + slack or height <= 0:
             continue
-        overlap = _vertical_overlap(word_box, line["bbox"])
-        if overlap > best_overlap:
-            best, best_overlap = index, overlap
+        distance = abs(y - height / 2) / height  # 0.5 at the band's edge
+        if distance < best_distance:
+            best, best_distance = index, distance
     return best
 
 

@@ -12,6 +12,7 @@ from training.corpus.degrade import (
     photo_homography,
     rotation_homography,
     transform_box,
+    transform_points,
     warp,
 )
 from training.corpus.schema import RenderedLine, RenderedPage, RenderedRegion
@@ -72,6 +73,13 @@ def test_degrade_page_moves_every_box_with_the_image(kind: str) -> None:
     assert result.page.image.size == (WIDTH, HEIGHT)
     assert result.page.lines[0].bbox == transform_box(BOX, result.matrix, WIDTH, HEIGHT)
     assert result.page.regions[0].bbox == transform_box((140.0, 90.0, 410.0, 190.0), result.matrix, WIDTH, HEIGHT)
+    quad = result.page.lines[0].quad
+    assert quad is not None  # the line's own outline: its printed corners, warped; the box encloses it
+    x0, y0, x1, y1 = BOX
+    corners = transform_points(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=float), result.matrix)
+    assert np.allclose(np.array(quad), corners)
+    box = result.page.lines[0].bbox
+    assert min(x for x, _ in quad) == pytest.approx(box[0]) and max(y for _, y in quad) == pytest.approx(box[3])
     line, region = result.page.lines[0].bbox, result.page.regions[0].bbox
     assert region[0] <= line[0] and region[1] <= line[1] and line[2] <= region[2] and line[3] <= region[3]
 

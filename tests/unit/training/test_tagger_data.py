@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from training.tagger.align import label_ocr_line, truth_owners, word_owners
+from types import SimpleNamespace
+
+import numpy as np
+
+from shared.contracts.stages import Word
+from training.corpus.degrade import rotation_homography, transform_box, transform_quad
+from training.evaluation.run import page_errors
+from training.tagger.align import label_ocr_line, truth_line_of, truth_owners, word_owners
 from training.tagger.metrics import entity_scores, spans
 
 TRUTH_LINE = {
@@ -63,3 +70,53 @@ def test_spans_and_entity_scores() -> None:
     assert wrong["labels"]["DRUG"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
     assert wrong["labels"]["STRENGTH"]["f1"] == 1.0
     assert wrong["micro"]["recall"] == 0.25
+
+
+def _rotated_rows(angle: float) -> tuple[list[dict[str, object]], np.ndarray]:
+    """Two printed rows 30 px apart on a page turned by ``angle`` degrees, as truth.json has them."""
+    matrix = rotation_homography(angle, 1200, 800)
+    rows = []
+    for top, tokens in ((300.0, TRUTH_LINE["tokens"]), (330.0, OTHER_LINE["tokens"])):
+        box = (100.0, top, 1100.0, top + 24.0)
+        rows.append(
+            {
+                "text": " ".join(t["text"] for t in tokens),  # type: ignore[index]
+                "bbox": list(transform_box(box, matrix, 1200, 800)),
+                "quad": [list(p) for p in transform_quad(box, matrix)],
+                "tokens": tokens,
+            }
+        )
+    return rows, matrix
+
+
+def test_rows_of_a_rotated_page_are_told_apart_though_their_enclosing_boxes_overlap() -> None:
+    rows, matrix = _rotated_rows(4.0)
+    assert rows[0]["bbox"][3] > rows[1]["bbox"][1] + 40  # type: ignore[index]  # the boxes overlap by far
+    # The words of the second row, where OCR finds them on the turned page (axis-aligned word boxes).
+    printed = [("Date:", (100.0, 330.0, 180.0, 354.0)), ("11/04/2024", (190.0, 330.0, 390.0, 354.0))]
+    words = [(text, transform_box(box, matrix, 1200, 800)) for text, box in printed]
+    assert [truth_line_of(box, rows) for _, box in words] == [1, 1]
+    assert label_ocr_line(words, rows).labels == ["O", "B-DATE"]
+
+
+def test_page_errors_count_each_word_once_in_order_along_its_line() -> None:
+    rows, matrix = _rotated_rows(-3.0)
+    read = []
+    for row, top in zip(rows, (300.0, 330.0), strict=True):
+        x = 100.0
+        words = []
+        for token in row["tokens"]:  # type: ignore[attr-defined]
+            width = 20.0 * len(token["text"])
+            words.append(
+                Word(
+                    text=token["text"],
+                    bbox=transform_box((x, top, x + width, top + 24), matrix, 1200, 800),
+                    confidence=0.9,
+                )
+            )
+            x += width + 10
+        read.append(SimpleNamespace(words=words))
+    chars = sum(len(str(r["text"])) for r in rows)
+    assert page_errors(rows, read) == (0, chars)
+    read[1].words[1] = Word(text="11/O4/2O24", bbox=read[1].words[1].bbox, confidence=0.5)
+    assert page_errors(rows, read) == (2, chars)
