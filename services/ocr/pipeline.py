@@ -23,8 +23,10 @@ def run(stage_input: StageInput) -> OcrOutput:
     with timer.step("preprocess"):
         pages = stage_input.pages
     for page_regions, image in zip(detected.pages, pages, strict=True):
+        with timer.step("preprocess"):
+            prepared = engine.prepare(image)
         with timer.step("infer"):
-            read = engine.read_page(image)
+            read = engine.read(prepared)
         with timer.step("postprocess"):
             lines.extend(_assign(line, page=page_regions.page, regions=page_regions.regions) for line in read)
     return OcrOutput(model_version=engine.version, lines=lines, timings=timer.timings())

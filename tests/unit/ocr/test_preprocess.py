@@ -1,0 +1,81 @@
+"""Page clean-up before OCR: light evened out, rows levelled, word boxes taken back to the page as it came."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from services.ocr.engine import TesseractPageEngine
+from services.ocr.preprocess import normalise_light, page_box, prepare, skew_angle
+
+LINES = ["Tab. Metformin 500 mg 1-0-1 x 30 days", "Cap. Omeprazole 20 mg 1-0-0 before food", "Hemoglobin 13.5 g/dL"]
+
+
+def _page() -> np.ndarray:
+    image = Image.new("L", (1400, 700), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype("DejaVuSans.ttf", 40)
+    for row, text in enumerate(LINES):
+        draw.text((60, 120 + 150 * row), text, fill=0, font=font)
+    return np.asarray(image, dtype=np.uint8)
+
+
+def _turned(gray: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
+    height, width = gray.shape
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
+    turned = cv2.warpAffine(gray, matrix, (width, height), flags=cv2.INTER_CUBIC, borderValue=255)
+    return np.asarray(turned, dtype=np.uint8), np.asarray(matrix, dtype=np.float64)
+
+
+def test_light_normalisation_takes_a_shadow_off_the_paper_and_keeps_the_ink() -> None:
+    page = _page().astype(np.float32)
+    light = np.linspace(0.45, 1.0, page.shape[1], dtype=np.float32)[None, :]  # dark on the left, as a shadow
+    shaded = np.asarray(page * light, dtype=np.uint8)
+    even = normalise_light(shaded)
+    ink = _page() < 128
+    assert np.ptp(shaded[~ink]) > 100  # the paper goes from grey to white before
+    paper = even[~ink]
+    assert np.percentile(paper, 5) > 225  # and is white everywhere after
+    assert np.median(even[ink]) < 100  # while the ink stays dark, on the shadowed side too
+    assert np.median(even[:, :300][ink[:, :300]]) < 120
+
+
+@pytest.mark.parametrize("angle", [-4.0, -1.5, 2.0, 5.0])
+def test_skew_angle_finds_the_rotation_that_levels_the_rows(angle: float) -> None:
+    turned, _ = _turned(_page(), angle)
+    assert skew_angle(turned) == pytest.approx(-angle, abs=0.3)
+
+
+def test_a_level_page_is_left_as_it_is() -> None:
+    prepared = prepare(_page())
+    assert prepared.angle == 0.0
+    assert np.array_equal(prepared.to_page, [[1, 0, 0], [0, 1, 0]])
+
+
+def test_page_box_takes_a_levelled_box_back_onto_the_turned_page() -> None:
+    turned, matrix = _turned(_page(), 3.0)
+    prepared = prepare(turned)
+    # A point of the original page, turned, then levelled again by prepare, comes back where it was turned to.
+    point = np.array([700.0, 270.0])
+    on_turned = matrix[:, :2] @ point + matrix[:, 2]
+    levelled = cv2.invertAffineTransform(prepared.to_page)
+    on_prepared = levelled[:, :2] @ on_turned + levelled[:, 2]
+    x0, y0, x1, y1 = page_box(
+        (on_prepared[0] - 1, on_prepared[1] - 1, on_prepared[0] + 1, on_prepared[1] + 1), prepared.to_page
+    )
+    assert x0 <= on_turned[0] <= x1 and y0 <= on_turned[1] <= y1
+    assert x1 - x0 < 4 and y1 - y0 < 4
+
+
+def test_tesseract_reads_a_turned_shaded_page_and_boxes_land_on_its_rows() -> None:
+    turned, matrix = _turned(_page(), 4.0)
+    shaded = np.asarray(turned.astype(np.float32) * np.linspace(0.5, 1.0, turned.shape[0])[:, None], dtype=np.uint8)
+    lines = TesseractPageEngine().read_page(Image.fromarray(shaded))
+    assert [line.text for line in lines] == LINES
+    for row, line in enumerate(lines):
+        first = line.words[0]
+        # The first word's box (page pixels of the turned page) holds where its printed start went.
+        start = matrix[:, :2] @ np.array([80.0, 145.0 + 150 * row]) + matrix[:, 2]
+        assert first.bbox[0] - 15 <= start[0] <= first.bbox[2] and first.bbox[1] <= start[1] <= first.bbox[3]
