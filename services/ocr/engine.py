@@ -1,9 +1,10 @@
 """OCR engines, chosen by name from a registry.
 
-``tesseract-page``: one Tesseract call per page (pytesseract starts a process per call, ~100 ms, so it is
-never called per region) on the page after light normalisation and deskew (:mod:`services.ocr.preprocess`); words
-are grouped into lines by Tesseract's own block/paragraph/line numbering, their boxes mapped back to page pixels.
-``tesseract-page-raw``: the same call on the page as it came, for comparison.
+``tesseract-page`` (the default): one Tesseract call per page (pytesseract starts a process per call, ~100 ms, so it
+is never called per region); words are grouped into lines by Tesseract's own block/paragraph/line numbering.
+``tesseract-page-prepared``: the same call on the page after light normalisation and deskew
+(:mod:`services.ocr.preprocess`), word boxes mapped back to page pixels — a candidate default, not yet measured by
+``make eval`` (the shipped tagger and normaliser calibration were made with ``tesseract-page``).
 """
 
 from __future__ import annotations
@@ -50,9 +51,9 @@ class Engine(Protocol):
 
 
 class TesseractPageEngine:
-    """Whole-page Tesseract with word boxes (psm configurable), on the prepared page unless ``preprocess=False``."""
+    """Whole-page Tesseract with word boxes (psm configurable), on the prepared page when ``preprocess``."""
 
-    def __init__(self, *, lang: str = "eng", psm: int = 6, preprocess: bool = True) -> None:
+    def __init__(self, *, lang: str = "eng", psm: int = 6, preprocess: bool = False) -> None:
         self.lang = lang
         self.psm = psm
         self.preprocess = preprocess
@@ -117,7 +118,7 @@ def _line(words: list[Word]) -> OcrLine:
 
 ENGINES: dict[str, Callable[[], Engine]] = {
     "tesseract-page": TesseractPageEngine,
-    "tesseract-page-raw": lambda: TesseractPageEngine(preprocess=False),
+    "tesseract-page-prepared": lambda: TesseractPageEngine(preprocess=True),
 }
 _loaded: dict[str, Engine] = {}
 

@@ -1,18 +1,13 @@
 """Page clean-up before OCR: even out the light, turn the text level, and map what was read back onto the page.
 
-Measured on the 42 degraded pages of the corpus' validation split (one Tesseract call per page, psm 6, character
-error rate against the printed lines; ``make eval`` reports the test split):
+Used by the ``tesseract-page-prepared`` engine. Its steps and constants were chosen with a throw-away comparison on
+the corpus' validation pages (light normalisation with the 3×3 median helped scans and clean pages, deskew helped
+scans; non-local-means denoising, bilateral or Gaussian smoothing, upscaling and page-outline rectification did not
+pay); ``make eval`` with ``RXLAB_OCR_ENGINE=tesseract-page-prepared`` has not measured it yet, so it is not the
+default.
 
-- light normalisation (a 3×3 median, the paper's brightness as a 41×41 morphological closing smoothed by a Gaussian,
-  each pixel divided by it): CER 0.113 → 0.096, and 0.035 → 0.027 on the 38 clean pages; shadows, uneven light and low
-  contrast are what it removes. Without the median (noise kept) 0.108; kernels of 25 or 61 px 0.098 and 0.112.
-- then deskew (the rotation, searched in 0.25° steps within ±6°, that makes the rows' ink profile sharpest): 0.092.
-- not adopted: non-local-means denoising (0.082, but ~1 s per 200-dpi page, more than the OCR call itself); bilateral
-  or Gaussian smoothing (no gain); upscaling low-resolution pages to 300 dpi (0.112, twice the time); cropping and
-  rectifying the page outline of photos (worse: outlines found on scans are false).
-
-Each step costs a few tens of milliseconds on a 200-dpi page. The word boxes Tesseract returns are in the turned
-image; :func:`page_box` takes them back to the original page's pixels, where every stage keeps its coordinates.
+The word boxes Tesseract returns are in the turned image; :func:`page_box` takes them back to the original page's
+pixels, where every stage keeps its coordinates.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ def test_page_box_takes_a_levelled_box_back_onto_the_turned_page() -> None:
 def test_tesseract_reads_a_turned_shaded_page_and_boxes_land_on_its_rows() -> None:
     turned, matrix = _turned(_page(), 4.0)
     shaded = np.asarray(turned.astype(np.float32) * np.linspace(0.5, 1.0, turned.shape[0])[:, None], dtype=np.uint8)
-    lines = TesseractPageEngine().read_page(Image.fromarray(shaded))
+    lines = TesseractPageEngine(preprocess=True).read_page(Image.fromarray(shaded))
     assert [line.text for line in lines] == LINES
     for row, line in enumerate(lines):
         first = line.words[0]
