@@ -68,8 +68,7 @@ def transform_box(box: Box, matrix: Matrix, width: int, height: int) -> Box:
     Returns:
         The enclosing box after the transform, inside ``[0, width] × [0, height]``.
     """
-    x0, y0, x1, y1 = box
-    corners = transform_points(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64), matrix)
+    corners = np.array(transform_quad(box, matrix), dtype=np.float64)
     left, top = corners.min(axis=0)
     right, bottom = corners.max(axis=0)
     return (
