@@ -3,8 +3,8 @@
 ``tesseract-page`` (the default): one Tesseract call per page (pytesseract starts a process per call, ~100 ms, so it
 is never called per region); words are grouped into lines by Tesseract's own block/paragraph/line numbering.
 ``tesseract-page-prepared``: the same call on the page after light normalisation and deskew
-(:mod:`services.ocr.preprocess`), word boxes mapped back to page pixels — a candidate default, not yet measured by
-``make eval`` (the shipped tagger and normaliser calibration were made with ``tesseract-page``).
+(:mod:`services.ocr.preprocess`), word boxes mapped back to page pixels. ``make eval`` (docs/evaluation.md) found it
+better on prescriptions, worse on lab reports and slower, so it is not the default.
 """
 
 from __future__ import annotations
