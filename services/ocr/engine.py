@@ -132,10 +132,12 @@ class RapidOcrEngine:
     and on 12 degraded test pages it only flipped upright lines (character error rate 0.302 against 0.242 without it
     on one photo, 0.173 against 0.165 on another, worse or equal on the rest; 2026-12-03).
 
-    rapidocr returns one quadrilateral per text line. Words get no box of their own here: each line's text is split
-    on spaces and every word takes the part of the line's quadrilateral proportional to its characters
-    (:func:`split_line`). The recogniser often reads no space between words ("Age/Sex:67Yrs/Male"); such words come
-    out as one.
+    rapidocr returns one quadrilateral per run of text, and a run ends at a wide gap: a table row comes back as one
+    run per cell ("Glucose, Fasting" / "87" / "mg/dL"). The stages after OCR read a line as a printed row (Tesseract's
+    lines, the tagger's training data), so the runs of one row are joined, left to right (:func:`group_rows`).
+    Words get no box of their own from rapidocr here: each run's text is split on spaces and every word takes the
+    part of the run's quadrilateral proportional to its characters (:func:`split_line`). The recogniser often reads
+    no space between words ("Age/Sex:67Yrs/Male"); such words come out as one.
     """
 
     @cached_property
@@ -146,7 +148,7 @@ class RapidOcrEngine:
 
     @cached_property
     def version(self) -> str:
-        """``rapidocr-onnxruntime-<version>-<det model>-<rec model>`` (model file names without ``.onnx``).
+        """``rapidocr-onnxruntime-<version>-<det model>-<rec model>-rows`` (model files without ``.onnx``; runs joined).
 
         Asking for it loads the models (the worker's warm-up does).
         """
@@ -156,7 +158,7 @@ class RapidOcrEngine:
         _ = self._reader  # built from the same default configuration, so from the files named here
         config = read_yaml(DEFAULT_CFG_PATH)
         models = "-".join(Path(config[part]["model_path"]).stem for part in ("Det", "Rec"))
-        return f"rapidocr-onnxruntime-{installed_version('rapidocr-onnxruntime')}-{models}"
+        return f"rapidocr-onnxruntime-{installed_version('rapidocr-onnxruntime')}-{models}-rows"
 
     def prepare(self, page: Image.Image) -> Prepared:
         return as_it_came(np.asarray(page.convert("L"), dtype=np.uint8))
@@ -164,19 +166,81 @@ class RapidOcrEngine:
     def read(self, prepared: Prepared) -> list[OcrLine]:
         found, _ = self._reader(prepared.image, use_cls=False)
         height, width = prepared.image.shape
-        lines = []
+        runs = []
         for quad, text, score in found or []:
+            corners = tuple((float(x), float(y)) for x, y in quad)
             confidence = min(max(float(score), 0.0), 1.0)
-            words = [
+            words = tuple(
                 Word(text=word, bbox=_clip(box, width, height), confidence=confidence)
-                for word, box in split_line(str(text), [(float(x), float(y)) for x, y in quad])
-            ]
+                for word, box in split_line(str(text), corners)
+            )
             if words:
-                lines.append(_line(words))
-        return lines
+                runs.append(Run(quad=corners, words=words))
+        return [_line([word for run in row for word in run.words]) for row in group_rows(runs)]
 
     def read_page(self, page: Image.Image) -> list[OcrLine]:
         return self.read(self.prepare(page))
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One run of text rapidocr found: its outline (top-left, top-right, bottom-right, bottom-left) and its words."""
+
+    quad: tuple[Point, ...]
+    words: tuple[Word, ...]
+
+    @property
+    def left(self) -> float:
+        return min(x for x, _ in self.quad)
+
+    @property
+    def right(self) -> float:
+        return max(x for x, _ in self.quad)
+
+    @property
+    def centre(self) -> Point:
+        return sum(x for x, _ in self.quad) / 4, sum(y for _, y in self.quad) / 4
+
+    @property
+    def height(self) -> float:
+        (x0, y0), (x1, y1), (x2, y2), (x3, y3) = self.quad
+        return (float(np.hypot(x3 - x0, y3 - y0)) + float(np.hypot(x2 - x1, y2 - y1))) / 2
+
+    @property
+    def slope(self) -> float | None:
+        """dy/dx of the run's centre line; None for a run taller than it is long (its direction says nothing)."""
+        (x0, y0), (x1, y1), (x2, y2), (x3, y3) = self.quad
+        dx, dy = (x1 + x2 - x0 - x3) / 2, (y1 + y2 - y0 - y3) / 2
+        return dy / dx if dx > self.height else None
+
+
+def group_rows(runs: Sequence[Run]) -> list[list[Run]]:
+    """The runs of each printed row, left to right; the rows top to bottom.
+
+    Taken left to right, a run joins the row whose last run ends before it starts (half a line height of overlap
+    allowed) and whose centre, carried along the page's slant to the run's centre, is within half a line height of
+    it; the nearest such row, else a new one. The slant is the median slope of the runs long enough to have one, so
+    the cells of a row on a page turned by a few degrees still meet across wide gaps.
+    """
+    slopes = [run.slope for run in runs if run.slope is not None]
+    slant = float(np.median(slopes)) if slopes else 0.0
+
+    def offset(row: list[Run], run: Run) -> float:
+        (x0, y0), (x1, y1) = row[-1].centre, run.centre
+        return abs(y0 + slant * (x1 - x0) - y1)
+
+    def fits(row: list[Run], run: Run) -> bool:
+        limit = min(run.height, row[-1].height) / 2
+        return run.left >= row[-1].right - limit and offset(row, run) < limit
+
+    rows: list[list[Run]] = []
+    for run in sorted(runs, key=lambda r: r.left):
+        candidates = [row for row in rows if fits(row, run)]
+        if candidates:
+            min(candidates, key=lambda row: offset(row, run)).append(run)
+        else:
+            rows.append([run])
+    return sorted(rows, key=lambda row: row[0].centre[1] - slant * row[0].centre[0])
 
 
 def split_line(text: str, quad: Sequence[Point]) -> list[tuple[str, tuple[float, float, float, float]]]:

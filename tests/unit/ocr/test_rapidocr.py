@@ -9,7 +9,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from pydantic import ValidationError
 
-from services.ocr.engine import ENGINES, OcrLine, RapidOcrEngine, get_engine, split_line
+from services.ocr.engine import ENGINES, OcrLine, RapidOcrEngine, Run, get_engine, group_rows, split_line
+from shared.contracts.stages import Word
 from shared.settings import Settings
 
 LINES = ["Tab. Metformin 500 mg 1-0-1 x 30 days", "Cap. Omeprazole 20 mg 1-0-0 before food", "Hemoglobin 13.5 g/dL"]
@@ -30,14 +31,27 @@ def _printed_words(draw: ImageDraw.ImageDraw, font: ImageFont.FreeTypeFont) -> l
 
 
 @pytest.fixture(scope="module")
-def page() -> tuple[list[OcrLine], list[list[tuple[str, tuple]]]]:
-    """One rendered page read once (the model loads once for the module)."""
+def engine() -> RapidOcrEngine:
+    """One engine for the module: the models load once."""
+    return RapidOcrEngine()
+
+
+@pytest.fixture(scope="module")
+def page(engine: RapidOcrEngine) -> tuple[list[OcrLine], list[list[tuple[str, tuple]]]]:
+    """One rendered page, read once."""
     image = Image.new("L", (1400, 700), 255)
     draw = ImageDraw.Draw(image)
     font = ImageFont.truetype("DejaVuSans.ttf", 40)
     for row, text in enumerate(LINES):
         draw.text((LEFT, TOP + PITCH * row), text, fill=0, font=font)
-    return RapidOcrEngine().read_page(image), _printed_words(draw, font)
+    return engine.read_page(image), _printed_words(draw, font)
+
+
+def _run(text: str, x0: float, y0: float, x1: float, *, height: float = 30.0, slope: float = 0.0) -> Run:
+    """A run of text whose top edge starts at (x0, y0) and climbs ``slope`` per pixel to x1."""
+    y1 = y0 + slope * (x1 - x0)
+    quad = ((x0, y0), (x1, y1), (x1, y1 + height), (x0, y0 + height))
+    return Run(quad=quad, words=(Word(text=text, bbox=(x0, min(y0, y1), x1, max(y0, y1) + height), confidence=0.9),))
 
 
 def test_split_line_gives_each_word_its_share_of_a_level_outline() -> None:
@@ -55,6 +69,50 @@ def test_split_line_follows_a_tilted_outline() -> None:
 
 def test_split_line_of_spaces_only_has_no_words() -> None:
     assert split_line("   ", [(0, 0), (10, 0), (10, 5), (0, 5)]) == []
+
+
+def test_group_rows_joins_the_cells_of_a_table_row_left_to_right() -> None:
+    runs = [
+        _run("87", 600, 102, 640),
+        _run("Glucose", 100, 100, 260),
+        _run("mg/dL", 800, 98, 880),
+        _run("PPBS", 100, 150, 170),
+        _run("95", 600, 151, 640),
+    ]
+    rows = group_rows(runs)
+    assert [[run.words[0].text for run in row] for row in rows] == [["Glucose", "87", "mg/dL"], ["PPBS", "95"]]
+
+
+def test_group_rows_follows_the_page_slant_across_wide_gaps() -> None:
+    # A page turned by ~4° (slope 0.07): 1000 px to the right, a row's cells are 70 px lower, more than a row pitch
+    # (45 px) - level rows would take the right-hand cell for the next row's.
+    slope = 0.07
+    runs = []
+    for row in range(3):
+        top = 100 + 45 * row
+        runs.append(_run(f"name{row}", 100, top, 500, slope=slope))
+        runs.append(_run(f"value{row}", 1100, top + slope * 1000, 1200, slope=slope))
+    rows = group_rows(runs)
+    assert [[run.words[0].text for run in row] for row in rows] == [[f"name{r}", f"value{r}"] for r in range(3)]
+
+
+def test_group_rows_keeps_overlapping_runs_apart() -> None:
+    # Two runs at one height that overlap along it are two rows (one printed over the other, e.g. a stamp).
+    rows = group_rows([_run("a", 100, 100, 400), _run("b", 300, 104, 600)])
+    assert len(rows) == 2
+
+
+def test_rapidocr_joins_the_cells_of_a_printed_table_row(engine: RapidOcrEngine) -> None:
+    image = Image.new("L", (1400, 300), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype("DejaVuSans.ttf", 36)
+    cells = ((60, "Hemoglobin"), (600, "13.5"), (900, "g/dL"))
+    for x, cell in cells:
+        draw.text((x, 120), cell, fill=0, font=font)
+    lines = engine.read_page(image)
+    assert [line.text for line in lines] == ["Hemoglobin 13.5 g/dL"]
+    for word, (x, _) in zip(lines[0].words, cells, strict=True):
+        assert abs(word.bbox[0] - x) < 15
 
 
 def test_rapidocr_reads_every_printed_line(page: tuple[list[OcrLine], list[list[tuple[str, tuple]]]]) -> None:
@@ -85,10 +143,10 @@ def test_rapidocr_word_boxes_are_on_the_printed_words(
                 assert ink[0] <= centre[0] <= ink[2] and ink[1] <= centre[1] <= ink[3], (word.text, ink)
 
 
-def test_rapidocr_version_names_the_package_and_model_files() -> None:
-    version = RapidOcrEngine().version
+def test_rapidocr_version_names_the_package_and_model_files(engine: RapidOcrEngine) -> None:
+    version = engine.version
     assert version.startswith("rapidocr-onnxruntime-1.")
-    assert version.endswith("-ch_PP-OCRv4_det_infer-ch_PP-OCRv4_rec_infer")
+    assert version.endswith("-ch_PP-OCRv4_det_infer-ch_PP-OCRv4_rec_infer-rows")
 
 
 def test_the_setting_and_the_registry_accept_rapidocr() -> None:
