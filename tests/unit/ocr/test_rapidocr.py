@@ -103,7 +103,7 @@ def test_group_rows_keeps_overlapping_runs_apart() -> None:
 
 
 def test_rapidocr_joins_the_cells_of_a_printed_table_row(engine: RapidOcrEngine) -> None:
-    image = Image.new("L", (1400, 300), 255)
+    image = Image.new("L", (1400, 760), 255)  # short side at least 736 px: rapidocr enlarges smaller pages
     draw = ImageDraw.Draw(image)
     font = ImageFont.truetype("DejaVuSans.ttf", 36)
     cells = ((60, "Hemoglobin"), (600, "13.5"), (900, "g/dL"))
