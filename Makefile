@@ -41,10 +41,12 @@ apt:
 	  else echo "missing Debian packages: $$missing — run: sudo apt-get install $$missing"; exit 1; fi; \
 	fi
 
+# --no-deps: dev.txt is complete (uv pip compile), and without it pip would add what `make lock` excluded on purpose
+# (requirements/excludes.txt: opencv-python beside opencv-python-headless).
 $(STAMP): requirements/dev.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements/dev.txt
+	$(BIN)/python -m pip install -q --no-deps -r requirements/dev.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
 	@touch $@
 
@@ -130,7 +132,7 @@ train-tagger: setup $(TRAIN_STAMP) $(TAGGER_DATA)/train.jsonl ## fine-tune the M
 lock: ## re-pin requirements/*.txt from requirements/*.in (uv pip compile; train.txt is a pip freeze of .venv-train)
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install -q uv
 	for f in $(filter-out requirements/train.in,$(wildcard requirements/*.in)); do \
-	  $(BIN)/uv pip compile -q --python-version 3.11 "$$f" -o "$${f%.in}.txt" || exit 1; \
+	  $(BIN)/uv pip compile -q --python-version 3.11 --excludes requirements/excludes.txt "$$f" -o "$${f%.in}.txt" || exit 1; \
 	done
 
 .PHONY: clean

@@ -15,14 +15,14 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_ROOT_USER_ACTION=ignore
 WORKDIR /src
 COPY requirements/ocr.txt requirements/
 RUN --mount=type=cache,target=/root/.cache/pip \
-    pip wheel --only-binary=:all: --wheel-dir /wheels -r requirements/ocr.txt
+    pip wheel --only-binary=:all: --no-deps --wheel-dir /wheels -r requirements/ocr.txt
 COPY pyproject.toml README.md LICENSE ./
 COPY shared/ shared/
 COPY services/ services/
 RUN --mount=type=cache,target=/root/.cache/pip \
     pip wheel --no-deps --wheel-dir /wheels/project . \
     && python -m venv --without-pip /opt/venv \
-    && pip --python /opt/venv/bin/python install --no-index --find-links /wheels -r requirements/ocr.txt \
+    && pip --python /opt/venv/bin/python install --no-index --no-deps --find-links /wheels -r requirements/ocr.txt \
     && pip --python /opt/venv/bin/python install --no-index --no-deps /wheels/project/*.whl
 
 FROM ${PYTHON_IMAGE} AS runtime

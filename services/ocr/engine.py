@@ -5,14 +5,18 @@ is never called per region); words are grouped into lines by Tesseract's own blo
 ``tesseract-page-prepared``: the same call on the page after light normalisation and deskew
 (:mod:`services.ocr.preprocess`), word boxes mapped back to page pixels. ``make eval`` (docs/evaluation.md) found it
 better on prescriptions, worse on lab reports and slower, so it is not the default.
+``rapidocr``: PP-OCRv4 text-line detection and recognition (rapidocr-onnxruntime, the ONNX models inside its wheel)
+on the page as it came; see :class:`RapidOcrEngine`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from importlib.metadata import version as installed_version
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -84,9 +88,7 @@ class TesseractPageEngine:
 
 
 def _on_page(word: Word, to_page: npt.NDArray[np.float64], width: int, height: int) -> Word:
-    x0, y0, x1, y1 = page_box(word.bbox, to_page)
-    box = (min(max(x0, 0.0), width), min(max(y0, 0.0), height), min(max(x1, 0.0), width), min(max(y1, 0.0), height))
-    return Word(text=word.text, bbox=box, confidence=word.confidence)
+    return Word(text=word.text, bbox=_clip(page_box(word.bbox, to_page), width, height), confidence=word.confidence)
 
 
 def group_lines(data: dict[str, list[Any]]) -> list[OcrLine]:
@@ -116,9 +118,168 @@ def _line(words: list[Word]) -> OcrLine:
     )
 
 
+Point = tuple[float, float]
+
+
+class RapidOcrEngine:
+    """PP-OCRv4 through rapidocr-onnxruntime: DB text-line detection, then CTC recognition of each line.
+
+    The models are the ONNX files inside the rapidocr-onnxruntime wheel (nothing is downloaded). They are loaded on
+    first use (``version`` or ``read``), so once per process and in the worker's child; importing this module needs
+    no rapidocr. ONNX Runtime runs one intra-op and one inter-op thread: the stages run one worker process per core.
+
+    The 180° line classifier is off: the corpus never turns a line over (scans ±5°, photos ±3° plus perspective),
+    and on 12 degraded test pages it only flipped upright lines (character error rate 0.302 against 0.242 without it
+    on one photo, 0.173 against 0.165 on another, worse or equal on the rest; 2026-12-03).
+
+    rapidocr returns one quadrilateral per run of text, and a run ends at a wide gap: a table row comes back as one
+    run per cell ("Glucose, Fasting" / "87" / "mg/dL"). The stages after OCR read a line as a printed row (Tesseract's
+    lines, the tagger's training data), so the runs of one row are joined, left to right (:func:`group_rows`).
+    Words get no box of their own from rapidocr here: each run's text is split on spaces and every word takes the
+    part of the run's quadrilateral proportional to its characters (:func:`split_line`). The recogniser often reads
+    no space between words ("Age/Sex:67Yrs/Male"); such words come out as one (of the printed spaces of the
+    validation pages it read 82% on clean pages, 55% on degraded ones, 2026-12-03). Putting spaces back where its
+    character positions stand far apart was tried and not adopted (docs/architecture.md, the ocr row).
+    """
+
+    @cached_property
+    def _reader(self) -> Any:
+        from rapidocr_onnxruntime import RapidOCR
+
+        return RapidOCR(use_cls=False, intra_op_num_threads=1, inter_op_num_threads=1)
+
+    @cached_property
+    def version(self) -> str:
+        """``rapidocr-onnxruntime-<version>-<det model>-<rec model>-rows`` (model files without ``.onnx``; runs joined).
+
+        Asking for it loads the models (the worker's warm-up does).
+        """
+        from rapidocr_onnxruntime.main import DEFAULT_CFG_PATH
+        from rapidocr_onnxruntime.utils import read_yaml
+
+        _ = self._reader  # built from the same default configuration, so from the files named here
+        config = read_yaml(DEFAULT_CFG_PATH)
+        models = "-".join(Path(config[part]["model_path"]).stem for part in ("Det", "Rec"))
+        return f"rapidocr-onnxruntime-{installed_version('rapidocr-onnxruntime')}-{models}-rows"
+
+    def prepare(self, page: Image.Image) -> Prepared:
+        return as_it_came(np.asarray(page.convert("L"), dtype=np.uint8))
+
+    def read(self, prepared: Prepared) -> list[OcrLine]:
+        found, _ = self._reader(prepared.image, use_cls=False)
+        height, width = prepared.image.shape
+        runs = []
+        for quad, text, score in found or []:
+            corners = tuple((float(x), float(y)) for x, y in quad)
+            confidence = min(max(float(score), 0.0), 1.0)
+            words = tuple(
+                Word(text=word, bbox=_clip(box, width, height), confidence=confidence)
+                for word, box in split_line(str(text), corners)
+            )
+            if words:
+                runs.append(Run(quad=corners, words=words))
+        return [_line([word for run in row for word in run.words]) for row in group_rows(runs)]
+
+    def read_page(self, page: Image.Image) -> list[OcrLine]:
+        return self.read(self.prepare(page))
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One run of text rapidocr found: its outline (top-left, top-right, bottom-right, bottom-left) and its words."""
+
+    quad: tuple[Point, ...]
+    words: tuple[Word, ...]
+
+    @property
+    def left(self) -> float:
+        return min(x for x, _ in self.quad)
+
+    @property
+    def right(self) -> float:
+        return max(x for x, _ in self.quad)
+
+    @property
+    def centre(self) -> Point:
+        return sum(x for x, _ in self.quad) / 4, sum(y for _, y in self.quad) / 4
+
+    @property
+    def height(self) -> float:
+        (x0, y0), (x1, y1), (x2, y2), (x3, y3) = self.quad
+        return (float(np.hypot(x3 - x0, y3 - y0)) + float(np.hypot(x2 - x1, y2 - y1))) / 2
+
+    @property
+    def slope(self) -> float | None:
+        """dy/dx of the run's centre line; None for a run taller than it is long (its direction says nothing)."""
+        (x0, y0), (x1, y1), (x2, y2), (x3, y3) = self.quad
+        dx, dy = (x1 + x2 - x0 - x3) / 2, (y1 + y2 - y0 - y3) / 2
+        return dy / dx if dx > self.height else None
+
+
+def group_rows(runs: Sequence[Run]) -> list[list[Run]]:
+    """The runs of each printed row, left to right; the rows top to bottom.
+
+    Taken left to right, a run joins the row whose last run ends before it starts (half a line height of overlap
+    allowed) and whose centre, carried along the page's slant to the run's centre, is within half a line height of
+    it; the nearest such row, else a new one. The slant is the median slope of the runs long enough to have one, so
+    the cells of a row on a page turned by a few degrees still meet across wide gaps.
+    """
+    slopes = [run.slope for run in runs if run.slope is not None]
+    slant = float(np.median(slopes)) if slopes else 0.0
+
+    def offset(row: list[Run], run: Run) -> float:
+        (x0, y0), (x1, y1) = row[-1].centre, run.centre
+        return abs(y0 + slant * (x1 - x0) - y1)
+
+    def fits(row: list[Run], run: Run) -> bool:
+        limit = min(run.height, row[-1].height) / 2
+        return run.left >= row[-1].right - limit and offset(row, run) < limit
+
+    rows: list[list[Run]] = []
+    for run in sorted(runs, key=lambda r: r.left):
+        candidates = [row for row in rows if fits(row, run)]
+        if candidates:
+            min(candidates, key=lambda row: offset(row, run)).append(run)
+        else:
+            rows.append([run])
+    return sorted(rows, key=lambda row: row[0].centre[1] - slant * row[0].centre[0])
+
+
+def split_line(text: str, quad: Sequence[Point]) -> list[tuple[str, tuple[float, float, float, float]]]:
+    """Split a line on spaces and give each word the part of the line's outline proportional to its characters.
+
+    Args:
+        text: the line as read; runs of spaces separate words, leading and trailing spaces are ignored.
+        quad: the line's outline, corners top-left, top-right, bottom-right, bottom-left (page pixels).
+
+    Returns:
+        ``(word, (x0, y0, x1, y1))`` per word in reading order: the box enclosing the stretch of the outline between
+        the word's first and last character, where every character (spaces included) has the same width.
+    """
+    tl, tr, br, bl = (np.asarray(point, dtype=np.float64) for point in quad)
+    words: list[tuple[str, tuple[float, float, float, float]]] = []
+    start = 0
+    for word in text.split(" "):
+        if word:
+            a, b = start / len(text), (start + len(word)) / len(text)
+            corners = np.array([tl + (tr - tl) * a, tl + (tr - tl) * b, bl + (br - bl) * b, bl + (br - bl) * a])
+            x0, y0 = corners.min(axis=0)
+            x1, y1 = corners.max(axis=0)
+            words.append((word, (float(x0), float(y0), float(x1), float(y1))))
+        start += len(word) + 1
+    return words
+
+
+def _clip(box: Sequence[float], width: int, height: int) -> tuple[float, float, float, float]:
+    """``box`` (x0, y0, x1, y1) cut to the page."""
+    x0, y0, x1, y1 = box
+    return (min(max(x0, 0.0), width), min(max(y0, 0.0), height), min(max(x1, 0.0), width), min(max(y1, 0.0), height))
+
+
 ENGINES: dict[str, Callable[[], Engine]] = {
     "tesseract-page": TesseractPageEngine,
     "tesseract-page-prepared": lambda: TesseractPageEngine(preprocess=True),
+    "rapidocr": RapidOcrEngine,
 }
 _loaded: dict[str, Engine] = {}
 

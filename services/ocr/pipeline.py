@@ -10,7 +10,7 @@ from shared.timing import StepTimer
 
 
 def warm_up() -> None:
-    """Create the engine and ask Tesseract for its version once in this process."""
+    """Create the engine and ask for its version once in this process (runs Tesseract; loads rapidocr's models)."""
     _ = get_engine().version
 
 
