@@ -18,7 +18,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from services.tagger.bio import decode
+from services.tagger.bio import decode, trim_separators
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "tagger"
 MAX_TOKENS = 96
@@ -58,6 +58,7 @@ class TokenTagger:
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()
         self.tags: list[str] = json.loads((model_dir / "labels.json").read_text())
+        self._outside = self.tags.index("O")
 
     @cached_property
     def version(self) -> str:
@@ -102,13 +103,14 @@ class TokenTagger:
             for position, word in enumerate(enc.word_ids[: width - 1]):
                 if word is not None and word not in first:
                     first[word] = position
+            word_probs = [probs[row, first[k]] if k in first else None for k in range(len(words))]
+            tags = [self.tags[int(p.argmax())] if p is not None else "O" for p in word_probs]
             out = []
-            for k, word_text in enumerate(words):
-                if k in first:
-                    best = int(probs[row, first[k]].argmax())
-                    out.append(TaggedWord(word_text, self.tags[best], float(probs[row, first[k], best])))
-                else:
-                    out.append(TaggedWord(word_text, "O", 0.0))
+            for text, tag, raw, p in zip(words, trim_separators(words, tags), tags, word_probs, strict=True):
+                # A separator trimmed off an entity is O with the model's probability of O; a B- that took over
+                # from a trimmed first word keeps the confidence the model had in the word's label.
+                confidence = 0.0 if p is None else float(p[self._outside] if tag == "O" != raw else p.max())
+                out.append(TaggedWord(text, tag, confidence))
             tagged.append(out)
         return tagged
 

@@ -75,3 +75,9 @@ def test_document_type_from_line_kinds() -> None:
     lab = TaggedLine(page=1, text="Sodium 140 mmol/L", bbox=(0, 0, 1, 1), kind="lab_result", entities=[], confidence=1)
     assert document_type([lab, lab]) == "lab_report"
     assert document_type([]) == "unknown"
+
+
+def test_a_separator_between_fields_is_never_an_entity() -> None:
+    (tagged,) = get_model().tag([["Tab", "Hydroxyzine", "25", "mg", "-", "2", "tablets", "twice", "daily"]])
+    assert tagged[4].tag == "O"
+    assert 0.0 <= tagged[4].confidence <= 1.0

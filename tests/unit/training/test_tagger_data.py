@@ -120,3 +120,23 @@ def test_page_errors_count_each_word_once_in_order_along_its_line() -> None:
     assert page_errors(rows, read) == (0, chars)
     read[1].words[1] = Word(text="11/O4/2O24", bbox=read[1].words[1].bbox, confidence=0.5)
     assert page_errors(rows, read) == (2, chars)
+
+
+def test_separator_copies_put_o_tagged_separators_between_fields_only() -> None:
+    from training.tagger.train import SEPARATORS, with_separators
+
+    record = {
+        "source": "truth",
+        "words": ["Tab", "Ibuprofen", "400", "mg", "twice", "daily"],
+        "labels": ["B-FORM", "B-DRUG", "B-STRENGTH", "I-STRENGTH", "B-FREQUENCY", "I-FREQUENCY"],
+    }
+    ocr = {**record, "source": "ocr"}
+    copies = with_separators([record, ocr] * 50, rate=1.0, seed=3)
+    assert len(copies) == 50 and all(c["source"] == "truth+separators" for c in copies)
+    for copy in copies:
+        added = [i for i, w in enumerate(copy["words"]) if w in SEPARATORS]
+        assert added and all(copy["labels"][i] == "O" for i in added)
+        assert [w for w in copy["words"] if w not in SEPARATORS] == record["words"]
+        # only at field boundaries: never inside "400 mg" or "twice daily", never first
+        assert all(copy["labels"][i + 1].startswith("B-") and i > 0 for i in added)
+    assert with_separators([record], rate=0.0, seed=3) == []
