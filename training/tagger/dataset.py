@@ -5,9 +5,9 @@ Usage::
     python -m training.tagger.dataset --corpus data/corpus --out data/tagger
 
 Writes ``<out>/<split>.jsonl``, one record per line: ``{"doc_id", "page", "condition", "source": "truth" | "ocr",
-"kind", "words", "labels"}``. The OCR lines come from the serving OCR engine (one Tesseract call per page) over the
-decoded original, so the tagger learns the noise it will really see; their labels come from
-:func:`training.tagger.align.label_ocr_line`.
+"kind", "words", "labels"}`` (OCR lines also name their ``"engine"``). The OCR lines come from the OCR engines of
+:data:`ENGINES` (one Tesseract call per page) over the decoded original, so the tagger learns the noise it will
+really see; their labels come from :func:`training.tagger.align.label_ocr_line`.
 """
 
 from __future__ import annotations
@@ -18,12 +18,17 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from training.corpus.export_lines import line_records
 from training.corpus.holdout import SPLITS
 from training.tagger.align import label_ocr_line
+
+#: The OCR engines whose readings of every page become training lines: the serving default, and the page cleaned up
+#: first, whose different errors (fewer broken letters, specks read as punctuation) widen the noise the tagger sees.
+ENGINES = ("tesseract-page", "tesseract-page-prepared")
 
 
 def truth_records(truth: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -33,7 +38,9 @@ def truth_records(truth: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield {**record, "condition": truth["condition"], "source": "truth", "words": words, "labels": labels}
 
 
-def ocr_records(truth: dict[str, Any], read_pages: Sequence[Sequence[Any]]) -> Iterator[dict[str, Any]]:
+def ocr_records(
+    truth: dict[str, Any], read_pages: Sequence[Sequence[Any]], *, engine: str = "tesseract-page"
+) -> Iterator[dict[str, Any]]:
     """The OCR lines of a document (one list of :class:`shared.contracts.stages.TextLine` per page), labelled."""
     for page, lines in zip(truth["pages"], read_pages, strict=True):
         for line in lines:
@@ -45,25 +52,30 @@ def ocr_records(truth: dict[str, Any], read_pages: Sequence[Sequence[Any]]) -> I
                 "page": page["page"],
                 "condition": truth["condition"],
                 "source": "ocr",
+                "engine": engine,
                 "words": labelled.words,
                 "labels": labelled.labels,
             }
 
 
-def document_records(folder: Path) -> list[dict[str, Any]]:
-    """Truth and OCR records of one corpus document (runs the serving OCR engine on its pages)."""
+def document_records(folder: Path, engines: Sequence[str] = ENGINES) -> list[dict[str, Any]]:
+    """Truth and OCR records of one corpus document (each of ``engines`` reads its pages)."""
     from services.ocr.engine import get_engine
     from shared.pages import PageLimits, load_pages
 
     truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
     original = next(folder.glob("original.*"))
-    engine = get_engine()
     pages = load_pages(original.read_bytes(), limits=PageLimits())
-    read = [engine.read_page(image) for image in pages]
-    return [*truth_records(truth), *ocr_records(truth, read)]
+    records = list(truth_records(truth))
+    for name in engines:
+        engine = get_engine(name)
+        records += ocr_records(truth, [engine.read_page(image) for image in pages], engine=name)
+    return records
 
 
-def build(corpus: Path, out: Path, *, workers: int, splits: Sequence[str] = SPLITS) -> dict[str, int]:
+def build(
+    corpus: Path, out: Path, *, workers: int, splits: Sequence[str] = SPLITS, engines: Sequence[str] = ENGINES
+) -> dict[str, int]:
     """Write one JSONL file per split under ``out``; returns the number of records per split."""
     out.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
@@ -72,7 +84,9 @@ def build(corpus: Path, out: Path, *, workers: int, splits: Sequence[str] = SPLI
             folders = sorted(p.parent for p in (corpus / split).glob("*/truth.json"))
             counts[split] = 0
             with (out / f"{split}.jsonl").open("w", encoding="utf-8") as handle:
-                for done, records in enumerate(pool.map(document_records, folders, chunksize=4), start=1):
+                for done, records in enumerate(
+                    pool.map(partial(document_records, engines=engines), folders, chunksize=4), start=1
+                ):
                     for record in records:
                         handle.write(json.dumps(record, ensure_ascii=False) + "\n")
                     counts[split] += len(records)
@@ -88,12 +102,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("data/tagger"))
     parser.add_argument("--splits", nargs="+", default=["train", "val"], choices=SPLITS)
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--engines", nargs="+", default=list(ENGINES), help="OCR engines whose readings are kept")
     args = parser.parse_args(argv)
     if not any((args.corpus / split).is_dir() for split in SPLITS):
         print(f"no corpus splits under {args.corpus}; run `make corpus` first", file=sys.stderr)
         return 2
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
-    counts = build(args.corpus, args.out, workers=args.workers, splits=args.splits)
+    counts = build(args.corpus, args.out, workers=args.workers, splits=args.splits, engines=args.engines)
     print(f"wrote {counts} records to {args.out}", file=sys.stderr)
     return 0
 

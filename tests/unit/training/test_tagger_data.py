@@ -140,3 +140,23 @@ def test_separator_copies_put_o_tagged_separators_between_fields_only() -> None:
         # only at field boundaries: never inside "400 mg" or "twice daily", never first
         assert all(copy["labels"][i + 1].startswith("B-") and i > 0 for i in added)
     assert with_separators([record], rate=0.0, seed=3) == []
+
+
+def test_ocr_records_name_the_engine_that_read_them_and_label_its_words() -> None:
+    from services.ocr.engine import OcrLine
+    from training.tagger.dataset import ENGINES, ocr_records
+
+    assert ENGINES[0] == "tesseract-page"
+    truth = {
+        "doc_id": "d1",
+        "condition": "degraded",
+        "pages": [{"page": 1, "lines": [{**TRUTH_LINE, "kind": "medication"}]}],
+    }
+    words = tuple(
+        Word(text=t, bbox=b, confidence=0.9)
+        for t, b in [("Tab.", (100.0, 52.0, 150.0, 78.0)), ("Metf0rmin", (160.0, 52.0, 300.0, 78.0))]
+    )
+    line = OcrLine(text="Tab. Metf0rmin", bbox=(100.0, 52.0, 300.0, 78.0), confidence=0.9, words=words)
+    (record,) = ocr_records(truth, [[line]], engine="tesseract-page-prepared")
+    assert record["engine"] == "tesseract-page-prepared" and record["source"] == "ocr"
+    assert record["words"] == ["Tab.", "Metf0rmin"] and record["labels"] == ["B-FORM", "B-DRUG"]
