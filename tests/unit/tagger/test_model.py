@@ -81,3 +81,19 @@ def test_a_separator_between_fields_is_never_an_entity() -> None:
     (tagged,) = get_model().tag([["Tab", "Hydroxyzine", "25", "mg", "-", "2", "tablets", "twice", "daily"]])
     assert tagged[4].tag == "O"
     assert 0.0 <= tagged[4].confidence <= 1.0
+
+
+def test_a_document_batched_by_sub_token_count_comes_back_in_input_order() -> None:
+    lines = [
+        ["Haemoglobin", "11.2", "L", "g/dL", "13.0-17.0"],
+        [],
+        ["Tab.", "Pantoprazole", "40", "mg", "1-0-0", "before", "food", "x", "14", "days"],
+        ["Rx"],
+        ["Serum", "Creatinine", "0.89", "mg/dL", "(0.60", "-", "1.10)"],
+        ["Tab", "Dolo", "650", "mg"],
+    ]
+    tagged = get_model().tag(lines)
+    assert [[w.text for w in line] for line in tagged] == lines
+    assert tagged[1] == []
+    assert tagged[2][1].tag == "B-DRUG"
+    assert tagged[0][0].tag == "B-TEST"
