@@ -51,10 +51,10 @@ class Engine(Protocol):
 
     def read_page(self, page: Image.Image) -> list[OcrLine]:
         """``read(prepare(page))``."""
-        ...
+        return self.read(self.prepare(page))
 
 
-class TesseractPageEngine:
+class TesseractPageEngine(Engine):
     """Whole-page Tesseract with word boxes (psm configurable), on the prepared page when ``preprocess``."""
 
     def __init__(self, *, lang: str = "eng", psm: int = 6, preprocess: bool = False) -> None:
@@ -82,9 +82,6 @@ class TesseractPageEngine:
             return lines
         height, width = prepared.image.shape
         return [_line([_on_page(word, prepared.to_page, width, height) for word in line.words]) for line in lines]
-
-    def read_page(self, page: Image.Image) -> list[OcrLine]:
-        return self.read(self.prepare(page))
 
 
 def _on_page(word: Word, to_page: npt.NDArray[np.float64], width: int, height: int) -> Word:
@@ -121,7 +118,7 @@ def _line(words: list[Word]) -> OcrLine:
 Point = tuple[float, float]
 
 
-class RapidOcrEngine:
+class RapidOcrEngine(Engine):
     """PP-OCRv4 through rapidocr-onnxruntime: DB text-line detection, then CTC recognition of each line.
 
     The models are the ONNX files inside the rapidocr-onnxruntime wheel (nothing is downloaded). They are loaded on
@@ -129,17 +126,15 @@ class RapidOcrEngine:
     no rapidocr. ONNX Runtime runs one intra-op and one inter-op thread: the stages run one worker process per core.
 
     The 180° line classifier is off: the corpus never turns a line over (scans ±5°, photos ±3° plus perspective),
-    and on 12 degraded test pages it only flipped upright lines (character error rate 0.302 against 0.242 without it
-    on one photo, 0.173 against 0.165 on another, worse or equal on the rest; 2026-12-03).
+    and on the degraded pages tried it only flipped upright lines.
 
     rapidocr returns one quadrilateral per run of text, and a run ends at a wide gap: a table row comes back as one
     run per cell ("Glucose, Fasting" / "87" / "mg/dL"). The stages after OCR read a line as a printed row (Tesseract's
     lines, the tagger's training data), so the runs of one row are joined, left to right (:func:`group_rows`).
     Words get no box of their own from rapidocr here: each run's text is split on spaces and every word takes the
     part of the run's quadrilateral proportional to its characters (:func:`split_line`). The recogniser often reads
-    no space between words ("Age/Sex:67Yrs/Male"); such words come out as one (of the printed spaces of the
-    validation pages it read 82% on clean pages, 55% on degraded ones, 2026-12-03). Putting spaces back where its
-    character positions stand far apart was tried and not adopted (docs/architecture.md, the ocr row).
+    no space between words ("Age/Sex:67Yrs/Male"), more often on degraded pages; such words come out as one.
+    Putting spaces back where its character positions stand far apart was tried and not adopted.
     """
 
     @cached_property
@@ -179,9 +174,6 @@ class RapidOcrEngine:
             if words:
                 runs.append(Run(quad=corners, words=words))
         return [_line([word for run in row for word in run.words]) for row in group_rows(runs)]
-
-    def read_page(self, page: Image.Image) -> list[OcrLine]:
-        return self.read(self.prepare(page))
 
 
 @dataclass(frozen=True, slots=True)

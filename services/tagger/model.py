@@ -22,7 +22,7 @@ from services.tagger.bio import decode, trim_separators
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "tagger"
 MAX_TOKENS = 96
-BATCH = 4  # lines sorted by sub-token count: small batches pad least (4 was fastest of 1-32 on the bench documents)
+BATCH = 4  # lines sorted by sub-token count; make bench: 2.45 ms/line (3.2 at 8 lines sorted by word count)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,10 +38,8 @@ def truth_records(truth: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield {**record, "condition": truth["condition"], "source": "truth", "words": words, "labels": labels}
 
 
-def ocr_records(
-    truth: dict[str, Any], read_pages: Sequence[Sequence[Any]], *, engine: str = "tesseract-page"
-) -> Iterator[dict[str, Any]]:
-    """The OCR lines of a document (one list of :class:`shared.contracts.stages.TextLine` per page), labelled."""
+def ocr_records(truth: dict[str, Any], read_pages: Sequence[Sequence[Any]], *, engine: str) -> Iterator[dict[str, Any]]:
+    """The OCR lines of a document as ``engine`` read them (one list of lines per page), labelled."""
     for page, lines in zip(truth["pages"], read_pages, strict=True):
         for line in lines:
             if not line.words:
