@@ -228,20 +228,41 @@ def medication(line: TaggedLine, *, vocabulary: VocabularyIndex, calibration: Ca
 
 
 def lab_match(
-    line: TaggedLine, *, vocabulary: VocabularyIndex
+    line: TaggedLine, *, vocabulary: VocabularyIndex, sex: str | None = None
 ) -> tuple[str, labvalues.Unit | None, LabTestMatch | None]:
-    """A lab-result line's test words, its unit and the test's LOINC match (None: no candidate at all)."""
+    """A lab-result line's test words, its unit and the test's LOINC match (None: no candidate at all); the unit
+    and the printed reference range (for the patient's ``sex``) help choose between codes of one name."""
     test_text = _entity([line], "TEST") or line.text
     unit_text = _entity([line], "UNIT")
-    unit = labvalues.parse_unit(text=unit_text) if unit_text else None
-    return test_text, unit, vocabulary.match_lab_test(text=test_text, unit=unit.ucum if unit else None)
+    unit = _litre_restored(labvalues.parse_unit(text=unit_text), test_text) if unit_text else None
+    range_text = _entity([line], "REF_RANGE")
+    reference = labvalues.parse_reference_range(text=range_text, sex=sex) if range_text else None
+    match = vocabulary.match_lab_test(
+        text=test_text,
+        unit=unit.ucum if unit else None,
+        reference=(reference.low, reference.high) if reference else None,
+    )
+    return test_text, unit, match
+
+
+#: A mass per day as UCUM writes it ("mg/d"), and the words that name a timed collection, for which it is the unit.
+_MASS_PER_DAY = re.compile(r"^(?:[mun]?g)/d$")
+_TIMED_COLLECTION = re.compile(r"\b(?:urine|ur|24|24h|24hr|24hrs|24-hour|day|daily)\b", re.IGNORECASE)
+
+
+def _litre_restored(unit: labvalues.Unit, test_text: str) -> labvalues.Unit:
+    """A mass per day ("mg/d") printed for a test that is not of a timed collection is a concentration per
+    decilitre whose "L" OCR lost: "Calcium 9.9 mg/d" is mg/dL; "24 hr Urine Calcium 180 mg/d" stays a daily rate."""
+    if unit.ucum is None or not _MASS_PER_DAY.match(unit.ucum) or _TIMED_COLLECTION.search(test_text):
+        return unit
+    return labvalues.Unit(text=unit.text, ucum=f"{unit.ucum}L")
 
 
 def lab_result(
     line: TaggedLine, *, vocabulary: VocabularyIndex, calibration: Calibration, sex: str | None
 ) -> LabResult:
     """Parse and code one lab-result line; the test is coded only when its calibrated confidence is high enough."""
-    test_text, unit, match = lab_match(line, vocabulary=vocabulary)
+    test_text, unit, match = lab_match(line, vocabulary=vocabulary, sex=sex)
     value = labvalues.parse_value(text=_entity([line], "VALUE") or "")
     range_text = _entity([line], "REF_RANGE")
     reference = labvalues.parse_reference_range(text=range_text, sex=sex) if range_text else None

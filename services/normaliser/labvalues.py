@@ -312,10 +312,60 @@ def parse_unit(*, text: str) -> Unit:
     """
     key = _unit_key(text)
     key = re.sub(r"^x(?=10)", "", key)
-    ucum = _UNIT_ALIASES.get(key) or (_by_parts(key) if key else None)
-    if ucum is not None and not is_valid_ucum(code=ucum):
-        ucum = None
+    ucum = _known_unit(key) or _repaired_unit(key)
     return Unit(text=text.strip(), ucum=ucum)
+
+
+def _known_unit(key: str) -> str | None:
+    ucum = _UNIT_ALIASES.get(key) or (_by_parts(key) if key else None)
+    return ucum if ucum is not None and is_valid_ucum(code=ucum) else None
+
+
+#: Characters OCR reads for one another in a printed unit: the thin strokes (``l``, ``I``, ``1``, ``/`` …: "g/di",
+#: "mg/d]", "mlU/L", "gidl") and ``a`` for ``d`` ("g/aL").
+_UNIT_CONFUSIONS: tuple[frozenset[str], ...] = (frozenset("li1|!]/tj["), frozenset("ad"))
+#: Longest key repaired, and most repairs (substitutions or deletions of a confusable character) tried.
+_MAX_REPAIR_KEY = 10
+_MAX_REPAIRS = 2
+
+
+def _repaired_unit(key: str) -> str | None:
+    """The UCUM unit an OCR-damaged unit must be: the one unit that the fewest repairs of confusable characters
+        ("g/di" → g/dL, "mgidi" → mg/dL, "milu/l" → m[IU]/L) make readable. None when none does, or when two different
+        units are equally near. A repair never makes a rate per day ("g/di" is g/dL, not g/d: OCR loses the L of dL
+    far more often than a lab prints a daily excretion so) nor a unit with two "per"s."""
+    if not key or len(key) > _MAX_REPAIR_KEY:
+        return None
+    found: set[str] = set()
+    frontier = {key}
+    for _ in range(_MAX_REPAIRS):
+        frontier = {variant for k in frontier for variant in _one_repair(k)}
+        found = {ucum for k in frontier if (ucum := _known_unit(k)) is not None and _plausible_repair(ucum)}
+        if found:
+            break
+    return found.pop() if len(found) == 1 else None
+
+
+def _plausible_repair(ucum: str) -> bool:
+    """Whether a repaired unit is one a report prints: not a rate per day, a single "per" ("m/u/l" is not a million
+    per unit per litre)."""
+    return not ucum.endswith("/d") and ucum.count("/") <= 1
+
+
+def _one_repair(key: str) -> set[str]:
+    """Every key one confusable character away from ``key`` (substituted by a look-alike, or dropped)."""
+    variants: set[str] = set()
+    for i, ch in enumerate(key):
+        if i == 0:
+            continue  # a unit's first letter is not repaired: "titre" is no "litre"
+        for group in _UNIT_CONFUSIONS:
+            if ch not in group:
+                continue
+            variants.update(key[:i] + other + key[i + 1 :] for other in group if other != ch)
+            if (i > 0 and key[i - 1] in group) or key[i + 1 : i + 2] in group:
+                variants.add(key[:i] + key[i + 1 :])  # a stroke read twice ("milu", "mIlU")
+    variants.discard("")
+    return variants
 
 
 # --------------------------------------------------------------------------------------------------------- range

@@ -40,7 +40,7 @@ from shared.contracts.stages import TagOutput
 from training.evaluation.scoring import LAB_FIELDS, MED_FIELDS, pair_items
 
 CACHE = Path("data/normaliser/tagged")
-METHODS = ("exact", "part", "inside", "corrected", "short", "ambiguous")
+METHODS = ("exact", "part", "inside", "corrected", "short", "ambiguous", "range")
 #: Confidence bins of the reliability table.
 BINS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99, 1.0001)
 #: L2 penalty of the logistic fit (keeps it finite when the closest-key matches are few or all of one outcome).
@@ -160,8 +160,9 @@ def samples(folder: Path) -> Iterator[Sample]:
         item = {"text": line.text, "page": line.page, "bbox": line.bbox, "drug": {"text": words}}
         medications.append((item, drug, drug.rxcui if drug else None))
     labs = []
+    sex = assemble.patient(groups.header).sex
     for line in groups.lab_results:
-        test_text, _, test = assemble.lab_match(line, vocabulary=vocabulary)
+        test_text, _, test = assemble.lab_match(line, vocabulary=vocabulary, sex=sex)
         item = {"text": line.text, "page": line.page, "bbox": line.bbox, "test": {"text": test_text}}
         labs.append((item, test, test.code if test else None))
     for kind, found, items, code_of in (

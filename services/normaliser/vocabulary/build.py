@@ -20,6 +20,7 @@ import importlib.metadata
 import importlib.util
 import json
 import logging
+import math
 import os
 import pickle
 import re
@@ -43,7 +44,8 @@ CREATE TABLE clinical_drug (rxcui TEXT NOT NULL, name TEXT NOT NULL, ingredient_
                             strength_value REAL NOT NULL, strength_unit TEXT NOT NULL, form TEXT,
                             PRIMARY KEY (rxcui, ingredient_rxcui));
 CREATE TABLE brand_drug (brand_rxcui TEXT NOT NULL, scd_rxcui TEXT NOT NULL, PRIMARY KEY (brand_rxcui, scd_rxcui));
-CREATE TABLE loinc (code TEXT PRIMARY KEY, name TEXT NOT NULL, ucum TEXT, rows INTEGER NOT NULL);
+CREATE TABLE loinc (code TEXT PRIMARY KEY, name TEXT NOT NULL, ucum TEXT, rows INTEGER NOT NULL,
+                    norm_low REAL, norm_high REAL);
 CREATE TABLE loinc_term (term TEXT NOT NULL, code TEXT NOT NULL, printed INTEGER NOT NULL, PRIMARY KEY (term, code));
 """
 
@@ -322,14 +324,29 @@ def _lab_rows(files: Iterable[Path]) -> Iterator[dict[str, str]]:
             yield from (row for row in csv.DictReader(handle) if row.get("LOINC", "").strip())
 
 
+def _bound(text: str | None) -> float | None:
+    """A bound of a flowsheet's normal range ("norm_low", "norm_high"), None when blank or not a number."""
+    try:
+        value = float((text or "").strip())
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
 def _load_loinc(db: sqlite3.Connection, rows: Iterable[dict[str, str]]) -> None:
+    """LOINC codes with their names, example UCUM unit and the flowsheets' normal range (first row that has one)."""
     for row in rows:
         code = row["LOINC"].strip()
         ucum = row.get("UCUM_EX", "").strip() or None
+        low, high = _bound(row.get("norm_low")), _bound(row.get("norm_high"))
         db.execute(
-            "INSERT INTO loinc VALUES (?, ?, ?, 1) ON CONFLICT (code) DO UPDATE SET rows = rows + 1,"
-            " ucum = coalesce(loinc.ucum, excluded.ucum)",
-            (code, row["LONG_COMMON_NAME"].strip(), ucum),
+            "INSERT INTO loinc VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT (code) DO UPDATE SET rows = rows + 1,"
+            " ucum = coalesce(loinc.ucum, excluded.ucum),"
+            " norm_low = CASE WHEN loinc.norm_low IS NULL AND loinc.norm_high IS NULL"
+            " THEN excluded.norm_low ELSE loinc.norm_low END,"
+            " norm_high = CASE WHEN loinc.norm_low IS NULL AND loinc.norm_high IS NULL"
+            " THEN excluded.norm_high ELSE loinc.norm_high END",
+            (code, row["LONG_COMMON_NAME"].strip(), ucum, low, high),
         )
         for name, printed in printed_lab_names(row).items():
             db.execute(

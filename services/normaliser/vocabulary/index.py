@@ -11,6 +11,7 @@ is sent to review, not coded by a guess.
 
 from __future__ import annotations
 
+import math
 import re
 import sqlite3
 from collections import defaultdict
@@ -62,7 +63,7 @@ _SIMILAR_FORMS = {"syrup": {"syrup", "solution", "suspension"}, "solution": {"so
 
 
 #: How a name was coded (the calibration's categories, :mod:`services.normaliser.calibration`).
-Method = Literal["exact", "part", "inside", "corrected", "fuzzy", "short", "ambiguous"]
+Method = Literal["exact", "part", "inside", "corrected", "fuzzy", "short", "ambiguous", "range"]
 #: Shortest name whose closest key is a "fuzzy" match; a shorter one ("Dolo" ~ "Qdolo") is "short": one edit in
 #: four letters is too much of the name to trust the similarity alone.
 MIN_FUZZY_LENGTH = 6
@@ -123,6 +124,13 @@ _DECIDING = 6
 _METHOD_RANK = {"Automated count": 3, "calculation": 1.5}
 #: Printed words that name the specimen serum or plasma ("S." only at the start: "S. Creatinine").
 _SERUM_WORDS = re.compile(r"\b(?:serum|ser|serpl|plasma|plas)\b|^\s*s\.", re.IGNORECASE)
+#: The specimen and scale tags of a flowsheet name ("SerPl Qn": serum or plasma, quantitative) as OCR damages them:
+#: "SerP!I Qn", "SerPi", "SexP1 On", "SerPIQn", "SerPl gn", "Ser On".
+_FLOWSHEET_TAGS = re.compile(
+    r"(?<![A-Za-z])S[ec][rx](?:(?P<plasma>P[^\sA-Za-z]?[lI1i|!t]{0,2})(?P<scale>\s*[QO0og][nr])?|\s+(?P<alone>[QO0og][nr]))"
+    r"(?![A-Za-z])",
+    re.IGNORECASE,
+)
 #: Codes of a lab-test name (each with whether labs print that name), score, method, closest-key margin.
 _LabFound = tuple[list[tuple[str, bool]], float, Method, float]
 
@@ -133,6 +141,8 @@ class _Loinc:
     name: str
     ucum: str | None
     rows: int
+    norm_low: float | None = None
+    norm_high: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,12 +316,16 @@ class VocabularyIndex:
         return None
 
     # ------------------------------------------------------------------------------------------------ labs
-    def match_lab_test(self, *, text: str, unit: str | None) -> LabTestMatch | None:
+    def match_lab_test(
+        self, *, text: str, unit: str | None, reference: tuple[float | None, float | None] | None = None
+    ) -> LabTestMatch | None:
         """Code a printed lab-test name ("Haemoglobin", "S. Creatinine", "HDL Cholesterol").
 
         Args:
             text: The test name as printed.
             unit: The result's UCUM unit, used to choose between codes of one name (mass vs molar concentration).
+            reference: The printed reference range (low, high), used when the name and unit leave two codes: the
+                code whose flowsheet normal range it matches, when only one does (method ``range``).
 
         Returns:
             The best match, or None when no name is similar enough to be a candidate.
@@ -320,17 +334,38 @@ class VocabularyIndex:
         if found is None:
             return None
         codes, score, method, margin = found
-        serum = _SERUM_WORDS.search(text) is not None
+        serum = _SERUM_WORDS.search(_read_flowsheet_tags(text)) is not None
         ranked = sorted(
             ((_lab_preference(self._loinc[c], unit, printed, serum=serum), self._loinc[c]) for c, printed in codes),
             reverse=True,
         )
         best = ranked[0][1]
+        contenders: list[_Loinc] = []
         if len(ranked) > 1 and ranked[1][0][:_DECIDING] == ranked[0][0][:_DECIDING]:
             method = "ambiguous"  # e.g. "LDL Cholesterol": calculated or direct assay
+            contenders = [row for rank, row in ranked if rank[:_DECIDING] == ranked[0][0][:_DECIDING]]
         elif unit is None and _unit_would_decide(ranked):
             method = "ambiguous"  # "Eosinophils" with its unit unread: the share (%) or the count (10*3/uL)
+            contenders = _unit_contenders(ranked)
+        decided = self._by_printed_range(ranked, contenders, reference) if reference is not None else None
+        if decided is not None:
+            best, method = decided, "range"
         return LabTestMatch(code=best.code, name=best.name, ucum=best.ucum, score=score, method=method, margin=margin)
+
+    @staticmethod
+    def _by_printed_range(
+        ranked: list[tuple[_Rank, _Loinc]], contenders: list[_Loinc], reference: tuple[float | None, float | None]
+    ) -> _Loinc | None:
+        """The code the printed reference range decides for (:func:`_by_range`): among the ``contenders`` the name
+        and unit left; else, when none of them has that range or the range contradicts the chosen code ("Calcium
+        9.9 mg/d 8.6 - 10.2" is not the 24-hour urine test), among all codes of the name with a normal range but
+        challenge tests ("TSH 0.35 - 5.50": the third-generation assay's 0.35–5.5)."""
+        decided = _by_range(contenders, reference) if contenders else None
+        contradicted = (_range_distance(reference, _normal(ranked[0][1])) or 0.0) > RANGE_CONTRADICTS
+        if decided is None and (contenders or contradicted):
+            routine = [row for rank, row in ranked if rank[4]]
+            decided = _by_range(routine, reference, known_only=True)
+        return decided
 
     def _by_method(self, codes: list[tuple[str, bool]], hints: set[str]) -> list[tuple[str, bool]]:
         """The codes whose method the printed ``hints`` name: among ``codes`` ("LDL-C (calc)": "... by calculation"),
@@ -356,6 +391,11 @@ class VocabularyIndex:
             return None
         if key in self._lab_terms:
             return self._lab_terms[key], 1.0, "exact", 0.0
+        tagged = _read_flowsheet_tags(text)
+        if tagged != text:
+            text, key = tagged, lab_key(tagged)
+            if key in self._lab_terms:
+                return self._lab_terms[key], CORRECTED_SCORE, "corrected", 0.0
         by_part = self._lab_parts(text)
         if by_part is not None:
             return by_part
@@ -392,6 +432,17 @@ class VocabularyIndex:
         return codes, score, method, round(score - rival / 100, 4)
 
 
+def _read_flowsheet_tags(text: str) -> str:
+    """``text`` with OCR-damaged flowsheet tags read as printed: "Albumin SerP!I On" → "Albumin SerPl Qn", "Folate
+    Ser On" → "Folate Ser Qn"."""
+
+    def read(tags: re.Match[str]) -> str:
+        specimen = "SerPl" if tags.group("plasma") else "Ser"
+        return f"{specimen} Qn" if tags.group("scale") or tags.group("alone") else specimen
+
+    return _FLOWSHEET_TAGS.sub(read, text)
+
+
 def _name_parts(text: str) -> list[str]:
     """The names in a printed drug text: "Glucophage (Metformin)" → ["Glucophage", "Metformin"]."""
     inside = [m.strip() for m in _PARENTHESISED.findall(text) if m.strip()]
@@ -406,6 +457,70 @@ def _unit_would_decide(ranked: list[tuple[_Rank, _Loinc]]) -> bool:
         rank[3] == best_rank[3] and row.ucum and best.ucum and not _same_unit_kind(row.ucum, best.ucum)
         for rank, row in others
     )
+
+
+def _unit_contenders(ranked: list[tuple[_Rank, _Loinc]]) -> list[_Loinc]:
+    """The best code of each kind of unit among the codes of the best one's specimen (the unread unit's choices)."""
+    (best_rank, best), *others = ranked
+    chosen = [best]
+    for rank, row in others:
+        if (
+            rank[3] == best_rank[3]
+            and row.ucum
+            and not any(c.ucum and _same_unit_kind(row.ucum, c.ucum) for c in chosen)
+        ):
+            chosen.append(row)
+    return chosen
+
+
+#: Largest distance (:func:`_range_distance`) of a printed reference range to the normal range of the code it
+#: decides for, and the least by which every other code's normal range must be further away.
+RANGE_MATCH = 0.3
+RANGE_MARGIN = 0.3
+#: Distance from which a printed reference range contradicts the normal range of the code the name and unit chose
+#: (the code is then chosen again among all codes of the name, by the range).
+RANGE_CONTRADICTS = 1.5
+
+
+def _normal(row: _Loinc) -> tuple[float | None, float | None]:
+    return row.norm_low, row.norm_high
+
+
+def _by_range(
+    contenders: list[_Loinc], reference: tuple[float | None, float | None], *, known_only: bool = False
+) -> _Loinc | None:
+    """The one code among ``contenders`` whose flowsheet normal range the printed reference range matches: within
+    :data:`RANGE_MATCH` of it and every other contender at least :data:`RANGE_MARGIN` further. A contender without
+    a normal range makes the choice impossible, unless ``known_only`` (the codes with a range are then compared).
+    "Albumin 3.5-5.5" is the mass concentration (3.5–5.5 g/dL), not the substance concentration (526.6–827.6
+    umol/L); "TSH 0.35 - 5.50" is the third-generation assay's range (0.35–5.5), not that of the generic code
+    (0.4–4.2)."""
+    distances = [_range_distance(reference, _normal(row)) for row in contenders]
+    if len(contenders) < 2 or (not known_only and any(d is None for d in distances)):
+        return None
+    known = sorted((d, at) for at, d in enumerate(distances) if d is not None)
+    if not known:
+        return None
+    best, at = known[0]
+    second = known[1][0] if len(known) > 1 else math.inf
+    return contenders[at] if best <= RANGE_MATCH and second - best >= RANGE_MARGIN else None
+
+
+def _range_distance(
+    printed: tuple[float | None, float | None], normal: tuple[float | None, float | None]
+) -> float | None:
+    """Sum over the bounds both ranges give, of |ln(printed / normal)| (a bound of 0 agrees only with 0); None when
+    they share no bound."""
+    total, shared = 0.0, 0
+    for a, b in zip(printed, normal, strict=True):
+        if a is None or b is None:
+            continue
+        shared += 1
+        if a <= 0 or b <= 0:
+            total += 0.0 if a == b == 0 else math.inf
+        else:
+            total += abs(math.log(a / b))
+    return total if shared else None
 
 
 def _names_method(name: str, hints: set[str]) -> bool:

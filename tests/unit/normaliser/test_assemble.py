@@ -107,3 +107,49 @@ def test_a_brand_that_reads_like_a_frequency_does_not_override_the_tagged_one() 
     )
     frequency = medication_fields(damaged).frequency
     assert frequency is None or frequency.timing_code != "BID"
+
+
+def test_a_lab_line_whose_unit_ocr_lost_is_coded_by_its_reference_range(
+    index: VocabularyIndex, calibration: Calibration
+) -> None:
+    from services.normaliser.assemble import lab_result
+    from tests.unit.normaliser.test_vocabulary import loinc_code
+
+    text = "Eosinophils 4 %o 0 - 6"  # the "%" read with a speck: the share or the count? the range says the share
+    entities = [
+        Entity(label="TEST", text="Eosinophils", confidence=0.9),
+        Entity(label="VALUE", text="4", confidence=0.9),
+        Entity(label="UNIT", text="%o", confidence=0.6),
+        Entity(label="REF_RANGE", text="0 - 6", confidence=0.9),
+    ]
+    tagged = line(text).model_copy(update={"kind": "lab_result", "entities": entities})
+    lab = lab_result(tagged, vocabulary=index, calibration=calibration, sex=None)
+    assert lab.test.loinc is not None and lab.test.loinc.code == loinc_code("Eosinophils/100 leukocytes in Blood")
+    assert lab.confidence == calibration.confidence(kind="lab", method="range", similarity=1.0, margin=0.0) >= 0.9
+    unranged = tagged.model_copy(update={"entities": entities[:3]})
+    assert lab_result(unranged, vocabulary=index, calibration=calibration, sex=None).test.loinc is None
+
+
+@pytest.mark.parametrize(
+    ("test", "unit", "ucum", "long_name"),
+    [
+        ("Calcium", "mg/d", "mg/dL", "Calcium [Mass/volume] in Serum or Plasma"),  # OCR lost the L of mg/dL
+        ("24 hr Urine Calcium", "mg/d", "mg/d", None),  # a daily excretion, as printed
+    ],
+)
+def test_a_daily_rate_is_a_concentration_unless_the_test_is_of_a_timed_collection(
+    index: VocabularyIndex, test: str, unit: str, ucum: str, long_name: str | None
+) -> None:
+    from services.normaliser.assemble import lab_match
+    from tests.unit.normaliser.test_vocabulary import loinc_code
+
+    entities = [
+        Entity(label="TEST", text=test, confidence=0.9),
+        Entity(label="VALUE", text="9.9", confidence=0.9),
+        Entity(label="UNIT", text=unit, confidence=0.9),
+    ]
+    tagged = line(f"{test} 9.9 {unit}").model_copy(update={"kind": "lab_result", "entities": entities})
+    _, parsed, match = lab_match(tagged, vocabulary=index)
+    assert parsed is not None and parsed.ucum == ucum
+    if long_name is not None:
+        assert match is not None and match.code == loinc_code(long_name)

@@ -165,6 +165,38 @@ def test_unknown_units_get_no_ucum(text: str) -> None:
     assert parse_unit(text=text) == Unit(text=text.strip(), ucum=None)
 
 
+@pytest.mark.parametrize(
+    ("text", "ucum"),
+    [
+        ("g/di", "g/dL"),
+        ("g/dt", "g/dL"),
+        ("g/aL.", "g/dL"),
+        ("mg/d]", "mg/dL"),
+        ("mgidi", "mg/dL"),
+        ("gidl", "g/dL"),
+        ("mlU/L", "m[IU]/L"),
+        ("milU/L", "m[IU]/L"),
+        ("mmol/1", "mmol/L"),
+        ("ng/mi", "ng/mL"),
+    ],
+)
+def test_ocr_damaged_units_are_read_as_the_one_unit_they_can_be(text: str, ucum: str) -> None:
+    assert parse_unit(text=text) == Unit(text=text.strip(), ucum=ucum)
+
+
+@pytest.mark.parametrize(
+    ("text", "ucum"),
+    [
+        ("mg/d", "mg/d"),  # valid as printed: not repaired
+        ("gid", None),  # "g/d" would be a daily rate
+        ("gl", None),  # "g" would drop a stroke that was printed once
+        ("UnitsL", None),
+    ],
+)
+def test_a_unit_repair_never_guesses(text: str, ucum: str | None) -> None:
+    assert parse_unit(text=text) == Unit(text=text.strip(), ucum=ucum)
+
+
 @pytest.mark.parametrize(("code", "valid"), [("mg/dL", True), ("10*3/uL", True), ("u[IU]/mL", True), ("mg/", False)])
 def test_is_valid_ucum(code: str, valid: bool) -> None:
     assert is_valid_ucum(code=code) is valid

@@ -136,6 +136,9 @@ def loinc_code(long_name: str) -> str:
         ("Glycated Haemoglobin (HbA1c)", "%", "Hemoglobin A1c/Hemoglobin.total in Blood", "part"),
         ("Potassiun", "mmol/L", "Potassium [Moles/volume] in Serum or Plasma", "corrected"),
         ("Uric Acid SerP] Qn", "mg/dL", "Urate [Mass/volume] in Serum or Plasma", "corrected"),
+        ("Albumin SerP!I Qn", "g/dL", "Albumin [Mass/volume] in Serum or Plasma", "corrected"),
+        ("Alk Phos SerPIQn", "U/L", "Alkaline phosphatase [Enzymatic activity/volume] in Serum or Plasma", "corrected"),
+        ("Uric Acid SexP1 On", "mg/dL", "Urate [Mass/volume] in Serum or Plasma", "corrected"),
     ],
 )
 def test_report_names_parts_and_ocr_slips_code_to_loinc(
@@ -154,6 +157,32 @@ def test_a_name_two_codes_fit_equally_is_ambiguous(index: VocabularyIndex) -> No
     assert share.code == loinc_code("Eosinophils/100 leukocytes in Blood")  # no method printed: the code without
     parts_disagree = index.match_lab_test(text="Sodium (Potassium)", unit="mmol/L")
     assert parts_disagree is not None and parts_disagree.method == "ambiguous"
+
+
+def test_the_printed_reference_range_decides_what_name_and_unit_leave_open(index: VocabularyIndex) -> None:
+    # ranges as a report prints them; each decides for the code whose flowsheet normal range it is
+    albumin = index.match_lab_test(text="Albumin", unit=None, reference=(3.5, 5.5))  # g/dL, not umol/L
+    assert albumin is not None and albumin.method == "range"
+    assert albumin.code == loinc_code("Albumin [Mass/volume] in Serum or Plasma")
+    share = index.match_lab_test(text="Eosinophils", unit=None, reference=(0.0, 6.0))
+    assert share is not None and share.method == "range"
+    assert share.code == loinc_code("Eosinophils/100 leukocytes in Blood")
+    tsh = index.match_lab_test(text="TSH", unit=None, reference=(0.35, 5.5))
+    assert tsh is not None and tsh.method == "range"
+    assert tsh.code == loinc_code("Thyrotropin [Units/volume] in Serum or Plasma by Detection limit <= 0.005 mIU/L")
+    # a range near no code's normal range, or as near to two, decides nothing
+    for printed, reference in (("Albumin", (20.0, 30.0)), ("TSH", (0.27, 4.2)), ("Eosinophils", (None, None))):
+        undecided = index.match_lab_test(text=printed, unit=None, reference=reference)
+        assert undecided is not None and undecided.method == "ambiguous", printed
+
+
+def test_a_range_that_contradicts_the_code_of_the_unit_chooses_again(index: VocabularyIndex) -> None:
+    # "mg/d" is what OCR leaves of "mg/dL"; read as printed it is a daily excretion, the 24-hour urine test
+    urine = index.match_lab_test(text="Calcium", unit="mg/d")
+    serum = index.match_lab_test(text="Calcium", unit="mg/d", reference=(8.6, 10.2))
+    assert urine is not None and urine.code == loinc_code("Calcium [Mass/time] in 24 hour Urine")
+    assert serum is not None and serum.method == "range"
+    assert serum.code == loinc_code("Calcium [Mass/volume] in Serum or Plasma")
 
 
 def test_a_name_without_a_method_means_the_routine_one(index: VocabularyIndex) -> None:
