@@ -20,6 +20,11 @@ from tests.unit.normaliser.test_dosing import per_day
         ("cap 1 PO g8h", "cap 1 PO Q8H", "Q8H"),
         ("5 ml TOS for 14 days", "5 ml TDS for 14 days", "TDS"),
         ("cap 1 PO qa", "cap 1 PO QD", "QD"),
+        ("5MG Qps 2WEEKS", "5MG QDS 2WEEKS", "QDS"),  # P for D
+        ("600 mg 00S", "600 mg QDS", "QDS"),  # two letters damaged
+        ("2.5m ODS 7 days", "2.5m QDS 7 days", "QDS"),
+        ("1 tab PO qi2h, Disp #80", "1 tab PO q12h, Disp #80", "Q12H"),  # the 1 of 12 read as a letter
+        ("1 capsule PO ql 2h", "1 capsule PO q12h", "Q12H"),
     ],
 )
 def test_damaged_words_are_read_as_the_one_word_they_can_be(printed: str, repaired: str, abbrev: str) -> None:
@@ -41,4 +46,25 @@ def test_damaged_words_are_read_as_the_one_word_they_can_be(printed: str, repair
     ],
 )
 def test_words_right_as_printed_or_without_a_unique_repair_stay(printed: str) -> None:
+    assert repair_frequency(printed) == printed
+
+
+@pytest.mark.parametrize(
+    ("printed", "repaired", "per_day"),
+    [
+        ("100 mag 1.0.0 alter meals", "100 mag 1-0-0 alter meals", 1),  # dashes read as dots
+        ("10 mg 0.0.1 42 weeks", "10 mg 0-0-1 42 weeks", 1),
+        ("10 mg 1-1-1-]", "10 mg 1-1-1-1", 4),  # a 1 read as a bracket
+    ],
+)
+def test_dosing_patterns_with_damaged_dashes_or_ones_are_read_as_printed(
+    printed: str, repaired: str, per_day: float
+) -> None:
+    assert repair_frequency(printed) == repaired
+    frequency = parse_frequency(text=repaired)
+    assert frequency is not None and frequency.per_day == per_day
+
+
+@pytest.mark.parametrize("printed", ["Dolo 1.5 mg", "version 1.0.0.1.2", "10.0.4", "80 14 days", "00 after meals"])
+def test_numbers_are_not_taken_for_dosing_patterns(printed: str) -> None:
     assert repair_frequency(printed) == printed
