@@ -95,7 +95,7 @@ eval: setup $(CORPUS)/test ## the whole pipeline in-process over the test split:
 	$(BIN)/python -m training.evaluation.run --corpus $(CORPUS) $(EVAL_ARGS)
 
 .PHONY: calibrate
-calibrate: setup $(CORPUS)/test ## measure the normaliser's match confidence on the corpus (train, checked on val): models/normaliser/calibration.json
+calibrate: setup $(CORPUS)/test ## measure the normaliser's match confidence on the corpus (train + calib, checked on val): models/normaliser/calibration.json
 	$(BIN)/python -m training.normaliser.calibrate --corpus $(CORPUS)
 
 .PHONY: bench

@@ -4,7 +4,7 @@ A drug or lab-test name is coded by one of a few methods (:class:`services.norma
 its key equal to a vocabulary key, a part of it ("SGPT (ALT)"), a name found inside longer words, OCR-damaged
 words read as the vocabulary word one character away, or the closest key by edit distance. How often each method
 gives the right code was measured by ``make calibrate`` (``training/normaliser/calibrate.py``) on the corpus's
-training split, through the real OCR and tagger: the confidence of a method is its measured precision (Laplace
+train and calib splits, through the real OCR and tagger: the confidence of a method is its measured precision (Laplace
 smoothed, so a method seen rarely is not trusted fully), and the confidence of a closest-key match is a logistic
 function of its similarity and of its margin over the closest key of another concept, fitted on the same data.
 The numbers live in ``models/normaliser/calibration.json``, written by that command; the normaliser reads them once

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m training.corpus.generate --out data/corpus --seed 7 --train 400 --val 80 --test 120
+    python -m training.corpus.generate --out data/corpus --seed 7 --train 400 --val 80 --test 120 --calib 400
 
 Each document's randomness is derived from ``(seed, split, index)``, so the corpus is the same for any number of
 worker processes and any scheduling. Which templates, fonts and phrasings the test split holds out is the table in
@@ -98,12 +98,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--train", type=int, default=400)
     parser.add_argument("--val", type=int, default=80)
     parser.add_argument("--test", type=int, default=120)
+    parser.add_argument("--calib", type=int, default=400, help="documents only the normaliser's calibration reads")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--vocab-dir", type=Path, default=None, help="default: RXLAB_VOCAB_DIR / ../shared/vocab")
     parser.add_argument("--font-dir", type=Path, default=DEFAULT_FONT_DIR)
     args = parser.parse_args(argv)
     vocab_dir = args.vocab_dir or get_settings().vocab_dir
-    counts = {"train": args.train, "val": args.val, "test": args.test}
+    counts = {"train": args.train, "val": args.val, "test": args.test, "calib": args.calib}
     try:
         all_plans = plans(seed=args.seed, counts=counts, font_dir=args.font_dir)
     except FontsMissingError as exc:

@@ -4,13 +4,14 @@ Usage::
 
     python -m training.normaliser.calibrate --corpus data/corpus
 
-1. Every document of the fit split (``train``) and of the check split (``val``) is read by the serving stages
-   (detect → OCR → tag), so the names are the ones the normaliser really gets, OCR damage and tagging slips
-   included. The tag output is cached under ``data/normaliser/tagged/`` per document, keyed by the stage versions.
+1. Every document of the fit splits (``train`` and ``calib``) and of the check split (``val``) is read by the
+   serving stages (detect → OCR → tag), so the names are the ones the normaliser really gets, OCR damage and
+   tagging slips included. The tag output is cached under ``data/normaliser/tagged/`` per document, keyed by the
+   stage versions.
 2. Each medication and lab-result line is matched against the vocabulary (:mod:`services.normaliser.assemble`)
    and paired with the truth's items as ``make eval`` pairs them; a match is right when its code is the truth's
    (a line with no truth item, or a truth item with no code, makes any code wrong).
-3. Per kind (drug, lab) and method, the confidence is the measured precision on the fit split, Laplace smoothed
+3. Per kind (drug, lab) and method, the confidence is the measured precision on the fit splits, Laplace smoothed
    ((right + 1) / (n + 2)); a closest-key ("fuzzy") match gets a logistic model of its similarity and margin, fitted
    on the same split. The reliability of the result — confidence bins against the share right — is measured on
    the check split and written beside the numbers in ``models/normaliser/calibration.json``.
@@ -61,24 +62,26 @@ class Sample:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=Path("data/corpus"))
-    parser.add_argument("--fit", default="train", help="split the confidences are measured on")
+    parser.add_argument("--fit", nargs="+", default=["train", "calib"], help="splits the confidences are measured on")
     parser.add_argument("--check", default="val", help="split their reliability is checked on")
     parser.add_argument("--out", type=Path, default=default_path())
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     args = parser.parse_args(argv)
     splits = {
-        name: sorted(p.parent for p in (args.corpus / name).glob("*/truth.json")) for name in (args.fit, args.check)
+        name: sorted(p.parent for p in (args.corpus / name).glob("*/truth.json")) for name in (*args.fit, args.check)
     }
-    if not all(splits.values()):
-        print(f"no documents under {args.corpus}/{{{args.fit},{args.check}}}; run `make corpus` first", file=sys.stderr)
+    missing = [name for name, folders in splits.items() if not folders]
+    if missing:
+        print(f"no documents under {args.corpus}/{{{','.join(missing)}}}; run `make corpus` first", file=sys.stderr)
         return 2
     for name, folders in splits.items():
         tag_documents(folders, workers=args.workers, label=name)
-    fit = [s for folder in splits[args.fit] for s in samples(folder)]
+    fit_folders = [folder for name in args.fit for folder in splits[name]]
+    fit = [s for folder in fit_folders for s in samples(folder)]
     check = [s for folder in splits[args.check] for s in samples(folder)]
     document = calibrate(fit)
     calibration = Calibration.from_json(document)
-    document["fit"] = {"split": args.fit, "documents": len(splits[args.fit]), "samples": _counts(fit)}
+    document["fit"] = {"split": "+".join(args.fit), "documents": len(fit_folders), "samples": _counts(fit)}
     document["check"] = {
         "split": args.check,
         "documents": len(splits[args.check]),

@@ -182,7 +182,10 @@ class VocabularyIndex:
             {w for key in self._lab_keys for w in key.split()} | lab_words(), spellings=LAB_WORDS
         )
         drug_words = {w for key in self._drug_keys for w in key.split()}
-        self._drug_words = WordCorrector(drug_words, spellings={}, min_length=6)
+        one_word_names = {key: terms[0].target for key, terms in self._drug_terms.items() if " " not in key}
+        self._drug_words = WordCorrector(
+            drug_words, spellings={}, min_length=6, alone_within=2, concepts=one_word_names
+        )
 
     @classmethod
     def open(cls, path: Path) -> VocabularyIndex:

@@ -251,14 +251,26 @@ class WordCorrector:
 
     A word is replaced only when exactly one vocabulary word is that close (spellings of one word counting once),
     or when every such word is a tag that keys drop anyway ("serp" → "serpl" or "ser"); short words and words
-    already known stay as they are.
+    already known stay as they are. With ``alone_within`` above 1, the words within that many edits must also all
+    name one thing (``concepts``: a word → what it names; "simvastatin" and "simvastatina" are one drug):
+    "muconazole" is one edit from "miconazole" but two from "fluconazole", and which one OCR damaged is not known.
     """
 
-    def __init__(self, words: set[str], *, spellings: Mapping[str, str], min_length: int = 4) -> None:
+    def __init__(
+        self,
+        words: set[str],
+        *,
+        spellings: Mapping[str, str],
+        min_length: int = 4,
+        alone_within: int = 1,
+        concepts: Mapping[str, str] | None = None,
+    ) -> None:
         self._words = sorted(words)
         self._known = frozenset(words)
         self._spellings = spellings
         self._min_length = min_length
+        self._alone_within = alone_within
+        self._concepts = concepts or {}
 
     def correct(self, text: str) -> str:
         """``text`` as lower-case words, each damaged word replaced by the vocabulary word it must be."""
@@ -274,8 +286,26 @@ class WordCorrector:
             return undone
         close = process.extract(undone, self._words, scorer=Levenshtein.distance, score_cutoff=1)
         near = {self._spellings.get(w, w) for w, _, _ in close}  # "eosinophil" and "eosinophils" are one word
-        if len(near) == 1:
-            return near.pop()
+        if len(near) == 1 and self._alone(word, undone, chosen := next(iter(near))):
+            return chosen
         if near and near <= _LAB_DROP:
             return next(iter(sorted(near)))
         return word
+
+    def _alone(self, word: str, undone: str, chosen: str) -> bool:
+        """Whether no other name is within ``alone_within`` edits of the word, as printed and with OCR's usual
+        confusions undone ("metfornin", "metfomin"): of the near words that are names by themselves (keys of
+        ``concepts``), none names another thing than ``chosen`` does. A word only found inside longer names
+        ("etzadroxil" of "sulopenem etzadroxil") is no rival of a whole name."""
+        if self._alone_within <= 1:
+            return True
+
+        def near(text: str) -> set[str]:
+            found = process.extract(
+                text, self._words, scorer=Levenshtein.distance, score_cutoff=self._alone_within, limit=None
+            )
+            return {w for w, _, _ in found}
+
+        close = near(word) & near(undone) if undone != word else near(word)
+        named = {self._concepts[w] for w in close if w in self._concepts}
+        return named <= {self._concepts.get(chosen)}

@@ -94,6 +94,16 @@ def test_ocr_damaged_name_is_found_with_its_method_and_unknown_name_is_none(inde
     assert index.match_drug(text="Zzqxv Kplrt", strength=None, form=None) is None
 
 
+def test_a_damaged_drug_word_is_corrected_only_when_no_other_drug_is_near(index: VocabularyIndex) -> None:
+    # one edit from miconazole, two from fluconazole (and econazole): which OCR damaged is not known
+    near_two = index.match_drug(text="Muconazole", strength=(100, "mg"), form=None)
+    assert near_two is not None and near_two.method != "corrected"
+    # one edit from simvastatin; the words two edits away are its other spellings (simvastatina, simvastatine)
+    spellings = index.match_drug(text="Simvaatatin", strength=(80, "mg"), form=None)
+    assert spellings is not None and spellings.method == "corrected"
+    assert spellings.rxcui == rxnorm_entry("simvastatin")["RXCUI"]
+
+
 @pytest.mark.parametrize(
     ("printed", "unit", "code"),
     [
