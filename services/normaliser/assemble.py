@@ -15,7 +15,7 @@ from datetime import date
 
 from services.normaliser import dosing, labvalues
 from services.normaliser.calibration import Calibration
-from services.normaliser.ocrfix import repair_frequency
+from services.normaliser.ocrfix import repair_frequency, repair_frequency_span
 from services.normaliser.vocabulary import VocabularyIndex
 from services.normaliser.vocabulary.index import DrugMatch, LabTestMatch
 from services.normaliser.vocabulary.terms import trim_drug_words
@@ -159,7 +159,7 @@ def medication_fields(line: TaggedLine) -> dosing.MedicationFields:
     if frequency_text:
         at = line.text.find(frequency_text)
         after = line.text[at + len(frequency_text) :] if at >= 0 else ""
-        frequency = dosing.parse_frequency(text=repair_frequency(frequency_text, after=after), form=whole.form)
+        frequency = dosing.parse_frequency(text=repair_frequency_span(frequency_text, after=after), form=whole.form)
     repaired = repair_frequency(line.text)
     whole_frequency = (
         whole.frequency if repaired == line.text else dosing.parse_medication_line(text=repaired).frequency

@@ -95,6 +95,16 @@ def test_a_frequency_span_that_holds_only_part_of_a_damaged_instruction_yields_t
     assert frequency is not None and (frequency.text, frequency.per_day) == ("three times daily", 3.0)
 
 
+def test_a_tagged_pattern_whose_dashes_ocr_lost_is_read_from_the_span_not_the_line() -> None:
+    from services.normaliser.assemble import medication_fields
+
+    text = "4, Tab, Fenofibrate 160 mg O10 1 month"  # printed 0-1-0
+    tagged = line(text).model_copy(update={"entities": [Entity(label="FREQUENCY", text="O10", confidence=0.7)]})
+    frequency = medication_fields(tagged).frequency
+    assert frequency is not None and (frequency.text, frequency.per_day) == ("0-1-0", 1.0)
+    assert medication_fields(line(text)).frequency is None  # untagged, the three characters are not a pattern
+
+
 def test_a_brand_that_reads_like_a_frequency_does_not_override_the_tagged_one() -> None:
     from services.normaliser.assemble import medication_fields
 
