@@ -16,6 +16,7 @@ from functools import cache
 
 from rapidfuzz.distance import Levenshtein
 
+from services.normaliser.numbers import OCR_DIGITS
 from services.normaliser.sig import SigTable, load_sig_table
 
 #: Instruction words a repair may produce.
@@ -87,7 +88,7 @@ def repair_frequency_span(text: str, *, table: SigTable | None = None, after: st
     """
     bare = text.strip(" .,;:")
     if _DASHLESS_PATTERN.fullmatch(bare) and bare.count("-") < 2 and re.search(r"\d", bare):
-        slots = bare.replace("-", "").translate(_ONES).replace("O", "0").replace("o", "0")
+        slots = bare.replace("-", "").translate(OCR_DIGITS)
         return "-".join(slots)
     return repair_frequency(text, table=table, after=after)
 
