@@ -26,8 +26,8 @@ from training.corpus.export_lines import line_records
 from training.corpus.holdout import SPLITS
 from training.tagger.align import label_ocr_line
 
-#: The OCR engines whose readings of every page become training lines: the serving default, and the page cleaned up
-#: first, whose different errors (fewer broken letters, specks read as punctuation) widen the noise the tagger sees.
+#: The OCR engines whose readings of every page become training lines: the page as it came and the page cleaned up
+#: first (the serving default since 2026-12-04), whose different errors widen the noise the tagger sees.
 ENGINES = ("tesseract-page", "tesseract-page-prepared")
 
 

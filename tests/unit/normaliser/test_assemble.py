@@ -42,12 +42,13 @@ def test_brand_and_generic_line_is_coded_with_printed_text(index: VocabularyInde
     assert item.confidence >= 0.9
 
 
-def test_a_match_found_in_a_way_never_measured_is_not_coded(index: VocabularyIndex, calibration: Calibration) -> None:
+def test_a_match_found_in_a_way_seldom_measured_is_not_coded(index: VocabularyIndex, calibration: Calibration) -> None:
     # untagged, the line parser's drug words lose the brackets: the names are found inside longer words, a method
-    # the calibration never saw on the corpus, so the code waits for a reviewer
+    # the calibration saw too seldom on the corpus to trust (smoothed precision under 0.9), so the code waits for a
+    # reviewer
     item = medication(line("5. Tab. Klonopin Clonazepam 500 mcg"), vocabulary=index, calibration=calibration)
-    measured = json.loads(default_path().read_text())["fit"]["samples"]["drug"]
-    assert measured.get("inside", {"n": 0})["n"] == 0
+    measured = json.loads(default_path().read_text())["fit"]["samples"]["drug"].get("inside", {"right": 0, "n": 0})
+    assert (measured["right"] + 1) / (measured["n"] + 2) < 0.9
     assert item.drug.rxnorm is None and item.confidence < 0.9
 
 

@@ -79,3 +79,26 @@ def test_tesseract_reads_a_turned_shaded_page_and_boxes_land_on_its_rows() -> No
         # The first word's box (page pixels of the turned page) holds where its printed start went.
         start = matrix[:, :2] @ np.array([80.0, 145.0 + 150 * row]) + matrix[:, 2]
         assert first.bbox[0] - 15 <= start[0] <= first.bbox[2] and first.bbox[1] <= start[1] <= first.bbox[3]
+
+
+def test_faint_ink_on_grey_paper_comes_out_black_on_white() -> None:
+    page = _page().astype(np.float32)
+    faint = np.asarray(150 + page * (60 / 255), dtype=np.uint8)  # ink 150, paper 210: a washed-out scan
+    even = normalise_light(faint)
+    ink = _page() < 128
+    assert np.median(even[ink]) < 60
+    assert np.percentile(even[~ink], 5) > 240
+
+
+def test_a_small_page_is_read_enlarged_and_its_boxes_come_back_at_page_size() -> None:
+    small = cv2.resize(_page(), (700, 350), interpolation=cv2.INTER_AREA)  # the page at half the resolution
+    prepared = prepare(small)
+    assert prepared.image.shape == (700, 1400)
+    assert prepared.moved and prepared.page_size == (700, 350)
+    assert page_box((100.0, 200.0, 300.0, 240.0), prepared.to_page) == pytest.approx((50.0, 100.0, 150.0, 120.0))
+    lines = TesseractPageEngine(preprocess=True).read_page(Image.fromarray(small))
+    assert [line.text for line in lines] == LINES
+    for row, line in enumerate(lines):
+        top, bottom = line.bbox[1], line.bbox[3]
+        assert top <= (145 + 150 * row) / 2 <= bottom  # the row's middle, in the small page's pixels
+        assert line.bbox[2] <= 700
