@@ -538,11 +538,16 @@ def _has_system(name: str, system: str) -> bool:
     return name.endswith(system) or f"{system} by " in name
 
 
+#: A flowsheet's rate per 24 hours as some of its rows write it ("mg/24", "mcg/24"), without the hours.
+_PER_24 = re.compile(r"/24$")
+
+
 def _same_unit_kind(a: str, b: str) -> bool:
-    """Units as flowsheets and reports write them ("mcg", "µ", "^") compared by kind of quantity."""
+    """Units as flowsheets and reports write them ("mcg", "µ", "^", "mg/24" for mg per 24 hours) compared by kind of
+    quantity: "mg/24" is a mass rate, not a mass (a unit read as "mg" alone does not choose the 24-hour urine test)."""
 
     def form(unit: str) -> str:
-        return unit.replace("mcg", "ug").replace("^", "*").replace("µ", "u")
+        return _PER_24.sub("/(24.h)", unit.replace("mcg", "ug").replace("^", "*").replace("µ", "u"))
 
     return same_kind_of_unit(form(a), form(b))
 

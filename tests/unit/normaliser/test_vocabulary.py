@@ -195,6 +195,15 @@ def test_a_range_that_contradicts_the_code_of_the_unit_chooses_again(index: Voca
     assert serum.code == loinc_code("Calcium [Mass/volume] in Serum or Plasma")
 
 
+def test_a_flowsheet_rate_per_24_is_not_a_bare_mass(index: VocabularyIndex) -> None:
+    # some flowsheet rows write the 24-hour rate as "mg/24"; a unit OCR cut to "mg" ("mg /aL") must not choose it
+    daily = index.match_lab_test(text="Creatinine", unit="mg/(24.h)")
+    assert daily is not None and daily.code == loinc_code("Creatinine [Mass/time] in 24 hour Urine")
+    cut = index.match_lab_test(text="Creatinine", unit="mg", reference=(0.70, 4.30))
+    assert cut is not None and cut.code != daily.code
+    assert cut.method == "ambiguous"  # neither the unit nor the (misread) range tells serum from blood: review
+
+
 def test_a_name_without_a_method_means_the_routine_one(index: VocabularyIndex) -> None:
     match = index.match_lab_test(text="RBC Count", unit="10*6/uL")
     assert match is not None and match.method == "exact"
