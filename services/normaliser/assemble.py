@@ -242,7 +242,48 @@ def lab_match(
         unit=unit.ucum if unit else None,
         reference=(reference.low, reference.high) if reference else None,
     )
+    if match is not None and match.method in _NAME_READ and unread_before_value(line):
+        match = replace(match, method="interrupted")
     return test_text, unit, match
+
+
+#: Methods whose confidence is the measured precision of a name read as printed (not a similarity).
+_NAME_READ = frozenset({"exact", "part", "inside", "corrected", "range"})
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def unread_before_value(line: TaggedLine) -> bool:
+    """Whether a word with letters that no entity holds stands between a lab row's test name and its value.
+
+    "HDL en I “s 57 mg/dL 10 - 150": OCR ran two rows together, and the name it read ("HDL") is of another row than
+    the value and range (the triglycerides'); the words it could not read lie between. Such a match is method
+    ``interrupted``, calibrated apart (``make calibrate``) rather than trusted as the exact name it looks like.
+    """
+    spans = _entity_positions(line)
+    test = next((span for span in spans if span[0] == "TEST"), None)
+    if test is None:
+        return False
+    value = next((span for span in spans if span[0] == "VALUE" and span[1] >= test[2]), None)
+    if value is None:
+        return False
+    held = {i for _, start, end in spans for i in range(start, end)}
+    words = line.text.split()
+    return any(i not in held and _LETTER.search(words[i]) for i in range(test[2], value[1]))
+
+
+def _entity_positions(line: TaggedLine) -> list[tuple[str, int, int]]:
+    """The entities of a line as (label, first word, last word + 1): the tag stage writes a line's text as its words
+    joined by spaces and its entities in order, each the words it covers joined the same way."""
+    words = line.text.split()
+    found, at = [], 0
+    for entity in line.entities:
+        span = entity.text.split()
+        start = next((i for i in range(at, len(words) - len(span) + 1) if words[i : i + len(span)] == span), None)
+        if start is None:
+            continue
+        found.append((entity.label, start, start + len(span)))
+        at = start + len(span)
+    return found
 
 
 #: A mass per day as UCUM writes it ("mg/d"), and the words that name a timed collection, for which it is the unit.

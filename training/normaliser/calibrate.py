@@ -41,7 +41,7 @@ from shared.contracts.stages import TagOutput
 from training.evaluation.scoring import LAB_FIELDS, MED_FIELDS, pair_items
 
 CACHE = Path("data/normaliser/tagged")
-METHODS = ("exact", "part", "inside", "corrected", "short", "ambiguous", "range")
+METHODS = ("exact", "part", "inside", "corrected", "short", "ambiguous", "range", "interrupted")
 #: Confidence bins of the reliability table.
 BINS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99, 1.0001)
 #: L2 penalty of the logistic fit (keeps it finite when the closest-key matches are few or all of one outcome).

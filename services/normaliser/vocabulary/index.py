@@ -63,7 +63,7 @@ _SIMILAR_FORMS = {"syrup": {"syrup", "solution", "suspension"}, "solution": {"so
 
 
 #: How a name was coded (the calibration's categories, :mod:`services.normaliser.calibration`).
-Method = Literal["exact", "part", "inside", "corrected", "fuzzy", "short", "ambiguous", "range"]
+Method = Literal["exact", "part", "inside", "corrected", "fuzzy", "short", "ambiguous", "range", "interrupted"]
 #: Shortest name whose closest key is a "fuzzy" match; a shorter one ("Dolo" ~ "Qdolo") is "short": one edit in
 #: four letters is too much of the name to trust the similarity alone.
 MIN_FUZZY_LENGTH = 6
