@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
@@ -122,16 +123,20 @@ def test_page_errors_count_each_word_once_in_order_along_its_line() -> None:
     assert page_errors(rows, read) == (2, chars)
 
 
+def _printed_line(frequency: str) -> dict[str, Any]:
+    """A printed medication line of the tagger data ("Tab Ibuprofen 400 mg <frequency> daily")."""
+    return {
+        "source": "truth",
+        "words": ["Tab", "Ibuprofen", "400", "mg", frequency, "daily"],
+        "labels": ["B-FORM", "B-DRUG", "B-STRENGTH", "I-STRENGTH", "B-FREQUENCY", "I-FREQUENCY"],
+    }
+
+
 def test_separator_copies_put_o_tagged_separators_between_fields_only() -> None:
     from training.tagger.train import SEPARATORS, with_separators
 
-    record = {
-        "source": "truth",
-        "words": ["Tab", "Ibuprofen", "400", "mg", "twice", "daily"],
-        "labels": ["B-FORM", "B-DRUG", "B-STRENGTH", "I-STRENGTH", "B-FREQUENCY", "I-FREQUENCY"],
-    }
-    ocr = {**record, "source": "ocr"}
-    copies = with_separators([record, ocr] * 50, rate=1.0, seed=3)
+    record = _printed_line("twice")
+    copies = with_separators([record, {**record, "source": "ocr"}] * 50, rate=1.0, seed=3)
     assert len(copies) == 50 and all(c["source"] == "truth+separators" for c in copies)
     for copy in copies:
         added = [i for i, w in enumerate(copy["words"]) if w in SEPARATORS]
@@ -160,3 +165,22 @@ def test_ocr_records_name_the_engine_that_read_them_and_label_its_words() -> Non
     (record,) = ocr_records(truth, [[line]], engine="tesseract-page-prepared")
     assert record["engine"] == "tesseract-page-prepared" and record["source"] == "ocr"
     assert record["words"] == ["Tab.", "Metf0rmin"] and record["labels"] == ["B-FORM", "B-DRUG"]
+
+
+def test_ocr_noise_copies_damage_words_of_printed_lines_and_keep_their_tags() -> None:
+    import random
+
+    from training.tagger.train import damage, with_ocr_noise
+
+    record = _printed_line("1-0-1")
+    ocr = {**record, "source": "ocr"}
+    copies = with_ocr_noise([record, ocr] * 50, rate=1.0, seed=3)
+    assert 40 <= len(copies) <= 50 and all(c["source"] == "truth+noise" for c in copies)
+    for copy in copies:
+        assert copy["labels"] == record["labels"] and len(copy["words"]) == len(record["words"])
+        changed = [(a, b) for a, b in zip(record["words"], copy["words"], strict=True) if a != b]
+        assert changed and all(abs(len(a) - len(b)) <= 1 for a, b in changed)
+    assert copies == with_ocr_noise([record, ocr] * 50, rate=1.0, seed=3)  # seeded
+    assert with_ocr_noise([record], rate=0.0, seed=3) == []
+    slips = {damage("daily", random.Random(seed)) for seed in range(200)}  # noqa: S311 - seeded, not secret
+    assert "dally" in slips and "daly" in slips and "daily" not in slips
