@@ -6,6 +6,8 @@ Every error carries a machine-readable ``code`` and a human ``message``; the gat
 
 from __future__ import annotations
 
+from pydantic import ValidationError as PydanticValidationError
+
 
 class RxlabError(Exception):
     """Base error: a stable code, a message safe to show (no patient data), an HTTP status."""
@@ -60,3 +62,8 @@ class PermanentError(RxlabError):
 
     http_status = 422
     default_code = "permanent_failure"
+
+
+def problems_of(error: PydanticValidationError) -> str:
+    """A pydantic validation error as one line safe to show: "field.path: message; …"."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())

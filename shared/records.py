@@ -2,7 +2,8 @@
 
 A record is never updated: a new extraction or a correction appends version n+1 of the same ``record_id``;
 the current record is its highest version. ``record_id`` is derived from (patient, original bytes, kind,
-position), so re-processing the same upload supersedes instead of duplicating.
+position), so re-processing the same upload supersedes instead of duplicating. A reviewer's correction
+(:func:`correct_record`) is such a version too, produced by ``reviewer:<actor>``, naming the version it corrects.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from shared.db.models import PatientRecord
+from shared.contracts.extraction import LabResult, Medication
+from shared.db.models import AuditEvent, PatientRecord
+from shared.errors import ConflictError, NotFoundError, ValidationError, problems_of
 
 
 def record_id_for(*, patient_id: str, document_sha256: str, kind: str, index: int) -> str:
@@ -54,3 +58,92 @@ def record_versions(session: Session, *, record_id: str) -> list[PatientRecord]:
 def provenance_of(**parts: Any) -> dict[str, Any]:
     """A provenance document (inputs and model versions that made a record)."""
     return {key: value for key, value in parts.items() if value is not None}
+
+
+def code_of(item: Medication | LabResult) -> tuple[str | None, str | None, str | None]:
+    """The code system, code and display a record of ``item`` is filed under (the name as read when uncoded)."""
+    if isinstance(item, Medication):
+        concept = item.drug.rxnorm
+        return ("RxNorm", concept.rxcui, concept.name) if concept else (None, None, item.drug.text)
+    loinc = item.test.loinc
+    return ("LOINC", loinc.code, loinc.name) if loinc else (None, None, item.test.text)
+
+
+def correct_record(
+    session: Session,
+    *,
+    record_id: str,
+    item: Any,
+    actor: str,
+    reason: str | None = None,
+    based_on_version: int | None = None,
+) -> PatientRecord:
+    """Append a reviewer's corrected ``item`` as the next version of a record, and audit it.
+
+    Args:
+        session: An open session (the caller commits).
+        record_id: The record corrected.
+        item: The whole corrected medication or lab-result item (``rxlab.extraction/v1``), of the record's kind.
+        actor: Who corrects (``produced_by`` becomes ``reviewer:<actor>``).
+        reason: Why, kept in the new version's provenance.
+        based_on_version: The version the reviewer looked at; when another version has superseded it since, the
+            correction is refused rather than silently overwriting what the reviewer did not see.
+
+    Raises:
+        NotFoundError: no such record (``record_not_found``).
+        ConflictError: ``based_on_version`` is not the current version (``version_conflict``).
+        ValidationError: ``item`` is not a valid item of the record's kind (``invalid_item``).
+    """
+    current = session.scalars(
+        select(PatientRecord).where(PatientRecord.record_id == record_id).order_by(PatientRecord.version.desc())
+    ).first()
+    if current is None:
+        raise NotFoundError("no such record", code="record_not_found")
+    if based_on_version is not None and based_on_version != current.version:
+        raise ConflictError(
+            f"the record is at version {current.version}, not {based_on_version}: review the current version",
+            code="version_conflict",
+        )
+    model: type[Medication] | type[LabResult] = Medication if current.kind == "medication" else LabResult
+    try:
+        corrected = model.model_validate(item)
+    except PydanticValidationError as exc:
+        problems = problems_of(exc)
+        raise ValidationError(f"not a valid {current.kind} item: {problems}", code="invalid_item") from None
+    system, code, display = code_of(corrected)
+    provenance = {
+        **current.provenance,
+        "page": corrected.page,
+        "bbox": list(corrected.bbox),
+        "corrects": {"version": current.version, "produced_by": current.produced_by},
+        **({"reason": reason} if reason else {}),
+    }
+    record = append_version(
+        session,
+        record=PatientRecord(
+            record_id=record_id,
+            patient_id=current.patient_id,
+            kind=current.kind,
+            code_system=system,
+            code=code,
+            display=display,
+            payload=corrected.model_dump(mode="json"),
+            document_id=current.document_id,
+            job_id=current.job_id,
+            page=corrected.page,
+            bbox=list(corrected.bbox),
+            provenance=provenance,
+            produced_by=f"reviewer:{actor}",
+        ),
+    )
+    session.add(
+        AuditEvent(
+            actor=actor,
+            action="correct_record",
+            target=record_id,
+            count=1,
+            detail={"version": record.version, "corrects": current.version},
+        )
+    )
+    session.flush()  # the version's number is taken now (a concurrent one fails here), and its time is set
+    return record

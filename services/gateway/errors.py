@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Any, TypeVar
 
 from flask import Flask, Response, jsonify
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from shared.errors import RxlabError
+from shared.errors import RxlabError, ValidationError, problems_of
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +21,17 @@ _HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
+
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def parse_body(model: type[Body], data: Any) -> Body:
+    """A request body or query as ``model``; a 422 ``invalid_fields`` naming every problem when it is not one."""
+    try:
+        return model.model_validate(data or {})
+    except PydanticValidationError as exc:
+        raise ValidationError(f"invalid request: {problems_of(exc)}", code="invalid_fields") from None
 
 
 def error_response(status: int, code: str, message: str) -> tuple[Response, int]:

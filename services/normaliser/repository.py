@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from shared.contracts.extraction import LabResult, Medication
 from shared.contracts.stages import NormaliseOutput
 from shared.db.models import Document, Job, PatientRecord, StageOutput
-from shared.records import append_version, provenance_of, record_id_for
+from shared.records import append_version, code_of, provenance_of, record_id_for
 
 
 def write_records(session: Session, job: Job, output: BaseModel) -> None:
@@ -37,7 +37,7 @@ def write_records(session: Session, job: Job, output: BaseModel) -> None:
     for kind, item in items:
         index = counters.get(kind, 0)
         counters[kind] = index + 1
-        system, code, display = _code_of(item)
+        system, code, display = code_of(item)
         append_version(
             session,
             record=PatientRecord(
@@ -75,11 +75,3 @@ def _provenance(session: Session, job: Job, document: Document, output: Normalis
         stage_outputs=stages,
         model_versions=output.result.model_versions.model_dump(),
     )
-
-
-def _code_of(item: Medication | LabResult) -> tuple[str | None, str | None, str | None]:
-    if isinstance(item, Medication):
-        concept = item.drug.rxnorm
-        return ("RxNorm", concept.rxcui, concept.name) if concept else (None, None, item.drug.text)
-    loinc = item.test.loinc
-    return ("LOINC", loinc.code, loinc.name) if loinc else (None, None, item.test.text)

@@ -81,6 +81,16 @@ class PatientRecordView(_Model):
     created_at: str
 
 
+class RecordCorrection(_Model):
+    """A reviewer's correction of one record: the whole corrected item, appended as the record's next version."""
+
+    item: dict[str, Any] = Field(description="the corrected medication or lab_result item (rxlab.extraction/v1)")
+    based_on_version: int | None = Field(
+        default=None, ge=1, description="the version reviewed; refused (409) when another has superseded it since"
+    )
+    reason: str | None = Field(default=None, max_length=500, description="why, kept in the new version's provenance")
+
+
 class PatientRecords(_Model):
     patient_id: str
     records: list[PatientRecordView]

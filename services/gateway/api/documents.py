@@ -12,7 +12,7 @@ from services.gateway.openapi import Operation, documented
 from services.gateway.openapi import Response as Doc
 from shared.contracts.api import ErrorBody, SubmitForm, SubmitResponse
 from shared.db.models import Document
-from shared.errors import NotFoundError, ValidationError
+from shared.errors import NotFoundError, ValidationError, problems_of
 
 bp = Blueprint("documents", __name__)
 
@@ -65,7 +65,7 @@ def _form() -> SubmitForm:
     try:
         return SubmitForm.model_validate(fields)
     except PydanticValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        problems = problems_of(exc)
         raise ValidationError(f"invalid form fields: {problems}", code="invalid_fields") from None
 
 

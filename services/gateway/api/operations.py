@@ -8,12 +8,11 @@ from typing import Any, Literal
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic import ValidationError as PydanticValidationError
 
+from services.gateway.errors import parse_body
 from services.gateway.extensions import ext
 from services.gateway.openapi import Operation, Response, documented
 from shared.contracts.api import ErrorBody
-from shared.errors import ValidationError
 from shared.jobs import iso
 from shared.operations import JobFilter, cancel_job, list_jobs, requeue_job, requeue_matching
 
@@ -82,14 +81,6 @@ class _Limit(_Model):
     limit: int = Field(default=50, ge=1, le=500)
 
 
-def _parse(model: type[BaseModel], data: Any) -> Any:
-    try:
-        return model.model_validate(data or {})
-    except PydanticValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise ValidationError(f"invalid request: {problems}", code="invalid_fields") from None
-
-
 def summary(job: Any) -> JobSummary:
     return JobSummary(
         job_id=job.id,
@@ -126,8 +117,8 @@ def summary(job: Any) -> JobSummary:
 )
 def jobs_list() -> ResponseReturnValue:
     args = request.args
-    where = _parse(JobFilterBody, {k: args[k] for k in JobFilterBody.model_fields if k in args}).to_filter()
-    limit = _parse(_Limit, {"limit": args.get("limit", 50)}).limit
+    where = parse_body(JobFilterBody, {k: args[k] for k in JobFilterBody.model_fields if k in args}).to_filter()
+    limit = parse_body(_Limit, {"limit": args.get("limit", 50)}).limit
     with ext().session_factory() as session:
         rows, cursor = list_jobs(session, where=where, limit=limit, cursor=args.get("cursor"))
     return jsonify(JobList(jobs=[summary(j) for j in rows], next_cursor=cursor).model_dump())
@@ -148,7 +139,7 @@ def jobs_list() -> ResponseReturnValue:
     )
 )
 def requeue_one(job_id: str) -> ResponseReturnValue:
-    body: RequeueBody = _parse(RequeueBody, request.get_json(silent=True))
+    body: RequeueBody = parse_body(RequeueBody, request.get_json(silent=True))
     extensions = ext()
     job = requeue_job(
         session_factory=extensions.session_factory,
@@ -171,7 +162,7 @@ def requeue_one(job_id: str) -> ResponseReturnValue:
     )
 )
 def requeue_bulk() -> ResponseReturnValue:
-    body: BulkRequeueBody = _parse(BulkRequeueBody, request.get_json(silent=True))
+    body: BulkRequeueBody = parse_body(BulkRequeueBody, request.get_json(silent=True))
     extensions = ext()
     ids = requeue_matching(
         session_factory=extensions.session_factory,

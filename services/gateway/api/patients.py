@@ -1,23 +1,27 @@
-"""A patient's repository: GET /v1/patients/{id}/records (``?history=1``: every version), record versions, FHIR."""
+"""A patient's repository: GET /v1/patients/{id}/records (``?history=1``: every version), record versions, a
+reviewer's correction (POST /v1/records/{id}/versions: a new version, never an overwrite), FHIR."""
 
 from __future__ import annotations
 
 import json
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, g, jsonify, request
 from flask import Response as Response_
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.gateway.errors import parse_body
 from services.gateway.extensions import ext
 from services.gateway.openapi import Operation, Response, documented
-from shared.contracts.api import ErrorBody, PatientRecords, PatientRecordView
+from shared.contracts.api import ErrorBody, PatientRecords, PatientRecordView, RecordCorrection
 from shared.contracts.extraction import ExtractionResult
 from shared.db.models import Job, PatientRecord
-from shared.errors import NotFoundError
+from shared.db.session import transaction
+from shared.errors import ConflictError, NotFoundError
 from shared.fhir import SourceDocument, patient_bundle
 from shared.jobs import get_stage_output, iso
-from shared.records import current_records, record_versions
+from shared.records import correct_record, current_records, record_versions
 from shared.settings import get_settings
 
 bp = Blueprint("patients", __name__)
@@ -55,6 +59,42 @@ def versions(record_id: str) -> ResponseReturnValue:
         raise NotFoundError("no such record", code="record_not_found")
     body = PatientRecords(patient_id=rows[0].patient_id, records=[record_view(r) for r in rows])
     return jsonify(body.model_dump(mode="json"))
+
+
+@bp.post("/v1/records/<record_id>/versions")
+@documented(
+    Operation(
+        summary="Correct a record: the corrected item becomes its next version (the old one stays); audited",
+        tag="patients",
+        json_body=RecordCorrection,
+        responses={
+            201: Response("the new version", PatientRecordView),
+            404: Response("unknown record", ErrorBody),
+            409: Response("the reviewed version is no longer the current one", ErrorBody),
+            422: Response("not a valid item of the record's kind", ErrorBody),
+        },
+    )
+)
+def correct(record_id: str) -> ResponseReturnValue:
+    body = parse_body(RecordCorrection, request.get_json(silent=True))
+    try:
+        with transaction(ext().session_factory) as session:
+            row = correct_record(
+                session,
+                record_id=record_id,
+                item=body.item,
+                actor=g.actor,
+                reason=body.reason,
+                based_on_version=body.based_on_version,
+            )
+            version = row.version
+    except IntegrityError:  # another version of the record was committed at the same moment
+        raise ConflictError(
+            "the record changed while it was corrected: review it again", code="version_conflict"
+        ) from None
+    with ext().session_factory() as session:  # read back as committed, so it reads as GET shows it
+        stored = next(r for r in record_versions(session, record_id=record_id) if r.version == version)
+    return jsonify(record_view(stored).model_dump(mode="json")), 201
 
 
 @bp.get("/v1/patients/<patient_id>/fhir")

@@ -39,7 +39,7 @@ from services.gateway.monitoring import (
 )
 from services.gateway.ops.charts import failure_chart, latency_chart
 from shared.db.models import Job, utcnow
-from shared.errors import RxlabError, ValidationError
+from shared.errors import RxlabError, ValidationError, problems_of
 from shared.jobs import FAILED, QUEUED, RUNNING
 from shared.operations import REQUEUEABLE, JobFilter, cancel_job, list_jobs, requeue_job, requeue_matching
 
@@ -86,7 +86,7 @@ class PageFilter:
         try:
             return JobFilterBody.model_validate(body).to_filter()
         except PydanticValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+            problems = problems_of(exc)
             raise ValidationError(f"invalid filter: {problems}", code="invalid_fields") from None
 
 

@@ -85,3 +85,56 @@ def test_versions_of_an_unknown_record_are_a_404_with_the_error_body(client: Fla
     answer = client.get("/v1/records/lab-000000000000000000000000/versions")
     assert answer.status_code == 404 and answer.json is not None
     assert answer.json["error"]["code"] == "record_not_found"
+
+
+def _correct(client: FlaskClient, record_id: str, body: Any, actor: str = "qa-anna") -> Any:
+    return client.post(f"/v1/records/{record_id}/versions", json=body, headers={"X-Rxlab-Actor": actor})
+
+
+def test_a_reviewers_correction_is_a_new_version_naming_what_it_corrects_and_is_audited(client: FlaskClient) -> None:
+    from shared.db.models import AuditEvent
+
+    result = finish_with(client, "lab-clean", patient="p-qa", seed=14)
+    original = _records(client, "p-qa")[0]
+    fixed = {**original["item"], "value": 7.25, "value_text": "7.25"}
+    answer = _correct(client, original["record_id"], {"item": fixed, "based_on_version": 1, "reason": "misread"})
+    assert answer.status_code == 201, answer.json
+    new = answer.json
+    assert (new["record_id"], new["version"], new["produced_by"]) == (original["record_id"], 2, "reviewer:qa-anna")
+    assert new["item"]["value"] == 7.25 and new["created_at"]
+    assert (new["code_system"], new["code"]) == (original["code_system"], original["code"])
+    assert new["provenance"]["corrects"] == {"version": 1, "produced_by": original["produced_by"]}
+    assert new["provenance"]["reason"] == "misread"
+    assert new["provenance"]["model_versions"] == result.model_versions.model_dump()  # what read it first
+    current = _records(client, "p-qa")
+    assert [r for r in current if r["record_id"] == original["record_id"]] == [new]
+    versions = client.get(f"/v1/records/{original['record_id']}/versions").json
+    assert versions is not None and versions["records"] == [original, new]
+    with client.application.app_context(), ext().session_factory() as session:
+        events = session.query(AuditEvent).filter(AuditEvent.target == original["record_id"]).all()
+    assert [(e.actor, e.action, e.detail) for e in events] == [
+        ("qa-anna", "correct_record", {"version": 2, "corrects": 1})
+    ]
+
+
+def test_a_correction_of_a_version_since_superseded_or_not_a_valid_item_is_refused_and_adds_nothing(
+    client: FlaskClient,
+) -> None:
+    finish_with(client, "lab-clean", patient="p-qa2", seed=15)
+    original = _records(client, "p-qa2")[0]
+    record_id = original["record_id"]
+    assert _correct(client, record_id, {"item": original["item"], "based_on_version": 1}).status_code == 201
+    stale = _correct(client, record_id, {"item": original["item"], "based_on_version": 1}, actor="qa-ben")
+    assert stale.status_code == 409 and stale.json["error"]["code"] == "version_conflict"
+    medication = {"text": "Tab X", "drug": {"text": "X"}, "confidence": 0.5, "page": 1, "bbox": [0, 0, 1, 1]}
+    for body, code in (
+        ({"item": medication}, "invalid_item"),  # a lab result's record takes a lab-result item
+        ({"item": {**original["item"], "page": 0}}, "invalid_item"),
+        ({"item": original["item"], "version": 3}, "invalid_fields"),
+        ({}, "invalid_fields"),
+    ):
+        refused = _correct(client, record_id, body)
+        assert refused.status_code == 422 and refused.json["error"]["code"] == code, (body, refused.json)
+    assert _correct(client, "lab-000000000000000000000000", {"item": original["item"]}).status_code == 404
+    versions = client.get(f"/v1/records/{record_id}/versions").json
+    assert versions is not None and [v["version"] for v in versions["records"]] == [1, 2]
