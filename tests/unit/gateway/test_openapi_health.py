@@ -24,6 +24,10 @@ def test_openapi_document_is_valid_and_complete(client: FlaskClient) -> None:
     assert "schema" in schemas["ExtractionResult"]["properties"]
     post = spec["paths"]["/v1/documents"]["post"]
     assert set(post["responses"]) == {"202", "409", "413", "415", "422"}
+    versions = spec["paths"]["/v1/records/{record_id}/versions"]
+    assert set(versions) >= {"get", "post"}
+    assert set(versions["post"]["responses"]) == {"201", "404", "409", "422"}
+    assert "RecordCorrection" in schemas
 
 
 def test_health_and_readiness(client: FlaskClient) -> None:
