@@ -16,8 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from shared.contracts.extraction import LabResult, Medication
-from shared.db.models import AuditEvent, PatientRecord
+from shared.db.models import PatientRecord
 from shared.errors import ConflictError, NotFoundError, ValidationError, problems_of
+from shared.operations import audit
 
 
 def record_id_for(*, patient_id: str, document_sha256: str, kind: str, index: int) -> str:
@@ -94,11 +95,10 @@ def correct_record(
         ConflictError: ``based_on_version`` is not the current version (``version_conflict``).
         ValidationError: ``item`` is not a valid item of the record's kind (``invalid_item``).
     """
-    current = session.scalars(
-        select(PatientRecord).where(PatientRecord.record_id == record_id).order_by(PatientRecord.version.desc())
-    ).first()
-    if current is None:
+    versions = record_versions(session, record_id=record_id)
+    if not versions:
         raise NotFoundError("no such record", code="record_not_found")
+    current = versions[-1]
     if based_on_version is not None and based_on_version != current.version:
         raise ConflictError(
             f"the record is at version {current.version}, not {based_on_version}: review the current version",
@@ -108,8 +108,7 @@ def correct_record(
     try:
         corrected = model.model_validate(item)
     except PydanticValidationError as exc:
-        problems = problems_of(exc)
-        raise ValidationError(f"not a valid {current.kind} item: {problems}", code="invalid_item") from None
+        raise ValidationError(f"not a valid {current.kind} item: {problems_of(exc)}", code="invalid_item") from None
     system, code, display = code_of(corrected)
     provenance = {
         **current.provenance,
@@ -136,14 +135,13 @@ def correct_record(
             produced_by=f"reviewer:{actor}",
         ),
     )
-    session.add(
-        AuditEvent(
-            actor=actor,
-            action="correct_record",
-            target=record_id,
-            count=1,
-            detail={"version": record.version, "corrects": current.version},
-        )
+    audit(
+        session,
+        actor=actor,
+        action="correct_record",
+        target=record_id,
+        count=1,
+        detail={"version": record.version, "corrects": current.version},
     )
     session.flush()  # the version's number is taken now (a concurrent one fails here), and its time is set
     return record
