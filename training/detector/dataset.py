@@ -50,13 +50,27 @@ def yolo_label(page: dict[str, Any]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def export(*, corpus: Path, out: Path, max_pages: dict[str, int]) -> Path:
+def _scaled(path: Path, size: int) -> Any:
+    """The page at ``path`` scaled so that its long side is ``size``, as the detector service scales it."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        page = image.convert("RGB")
+    scale = size / max(page.width, page.height)
+    width, height = max(1, round(page.width * scale)), max(1, round(page.height * scale))
+    return page.resize((width, height), Image.Resampling.BILINEAR)
+
+
+def export(*, corpus: Path, out: Path, max_pages: dict[str, int], imgsz: int | None = None) -> Path:
     """Write ``out/images/<split>``, ``out/labels/<split>`` and ``out/data.yaml``; return the yaml's path.
 
     Args:
         corpus: The corpus root (``train``, ``val``, ``test`` folders).
         out: The dataset folder (replaced).
         max_pages: Per split, at most this many pages (the first ones in a stable order).
+        imgsz: If given, pages are stored scaled so that their long side is ``imgsz`` (with the resampling the
+            detector service letterboxes with), instead of linked at full size: training then decodes small
+            images, and sees them scaled exactly as serving will. Labels are normalised, so unchanged.
     """
     if out.exists():
         shutil.rmtree(out)
@@ -68,7 +82,10 @@ def export(*, corpus: Path, out: Path, max_pages: dict[str, int]) -> Path:
             if count >= limit:
                 break
             name = f"{image.parent.name}-{image.stem}"
-            (images / f"{name}{image.suffix}").symlink_to(image.resolve())
+            if imgsz is None:
+                (images / f"{name}{image.suffix}").symlink_to(image.resolve())
+            else:
+                _scaled(image, imgsz).save(images / f"{name}.png")
             (labels / f"{name}.txt").write_text(yolo_label(page))
     names = "\n".join(f"  {i}: {name}" for i, name in enumerate(CLASSES))
     yaml = out / "data.yaml"

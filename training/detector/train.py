@@ -25,6 +25,8 @@ def _offline_environment() -> None:
     config = REPO / "var" / "ultralytics"
     config.mkdir(parents=True, exist_ok=True)
     os.environ.update(YOLO_CONFIG_DIR=str(config), YOLO_OFFLINE="1", YOLO_AUTOINSTALL="false")
+    # The Makefile limits OpenMP to one thread for Tesseract; torch would then train on one core of two.
+    os.environ.pop("OMP_THREAD_LIMIT", None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,12 +35,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=REPO / "data" / "detector")
     parser.add_argument("--out", type=Path, default=REPO / "models" / "detector")
     parser.add_argument("--model", default="yolov8n.yaml", help="ultralytics model yaml (built from scratch)")
-    parser.add_argument("--imgsz", type=int, default=416)
-    parser.add_argument("--epochs", type=int, default=24)
+    parser.add_argument("--imgsz", type=int, default=640)
+    parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--train-pages", type=int, default=300)
+    parser.add_argument("--train-pages", type=int, default=100_000, help="at most this many (default: all)")
     parser.add_argument("--val-pages", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--mosaic",
+        type=float,
+        default=0.0,
+        help="mosaic probability (0: a page is always seen whole, at the scale serving sees it)",
+    )
+    parser.add_argument("--scale", type=float, default=0.2, help="random rescale gain (ultralytics `scale`)")
+    parser.add_argument("--translate", type=float, default=0.05, help="random shift (ultralytics `translate`)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads")
     args = parser.parse_args(argv)
     _offline_environment()
     from training.detector.dataset import CLASSES, export
@@ -47,8 +58,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no corpus at {args.corpus}: run `make corpus` first", file=sys.stderr)
         return 1
     started = time.monotonic()
-    data = export(corpus=args.corpus, out=args.data, max_pages={"train": args.train_pages, "val": args.val_pages})
+    data = export(
+        corpus=args.corpus,
+        out=args.data,
+        max_pages={"train": args.train_pages, "val": args.val_pages},
+        imgsz=args.imgsz,
+    )
+    import ultralytics.utils.torch_utils
     from ultralytics import YOLO
+
+    # ultralytics resets torch to os.cpu_count() - 1 threads when it selects the CPU: one thread on 2 cores.
+    ultralytics.utils.torch_utils.NUM_THREADS = args.threads
 
     model = YOLO(args.model)
     runs = REPO / "var" / "detector-runs"
@@ -58,7 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         imgsz=args.imgsz,
         batch=args.batch,
         device="cpu",
-        workers=2,
+        workers=1,
+        cache="ram",
+        mosaic=args.mosaic,
+        scale=args.scale,
+        translate=args.translate,
         amp=False,
         plots=False,
         pretrained=False,
@@ -85,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         "epochs": args.epochs,
         "batch": args.batch,
         "seed": args.seed,
+        "mosaic": args.mosaic,
+        "scale": args.scale,
+        "translate": args.translate,
+        "threads": args.threads,
         "classes": list(CLASSES),
         "train_pages": sum(1 for _ in (args.data / "images" / "train").iterdir()),
         "val_pages": sum(1 for _ in (args.data / "images" / "val").iterdir()),
