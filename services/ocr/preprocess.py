@@ -117,8 +117,31 @@ def prepare(gray: Gray) -> Prepared:
     return Prepared(image=image, angle=angle, to_page=back, page_size=(width, height))
 
 
+def blank(prepared: Prepared, boxes: list[tuple[float, float, float, float]]) -> Prepared:
+    """The prepared page with the given boxes (original page pixels) painted white: what OCR must not read.
+
+    Each box is taken into the prepared image (turned and scaled as the page was) and widened to the rectangle
+    enclosing it there.
+    """
+    if not boxes:
+        return prepared
+    image = prepared.image.copy()
+    to_prepared = np.asarray(cv2.invertAffineTransform(prepared.to_page), dtype=np.float64)
+    height, width = image.shape
+    for box in boxes:
+        x0, y0, x1, y1 = page_box(box, to_prepared)
+        left, top = max(0, int(np.floor(x0))), max(0, int(np.floor(y0)))
+        right, bottom = min(width, int(np.ceil(x1))), min(height, int(np.ceil(y1)))
+        if right > left and bottom > top:
+            image[top:bottom, left:right] = 255
+    return Prepared(image=image, angle=prepared.angle, to_page=prepared.to_page, page_size=prepared.page_size)
+
+
 def page_box(box: tuple[float, float, float, float], to_page: npt.NDArray[np.float64]) -> tuple[float, ...]:
-    """The box enclosing a prepared-image box after mapping its corners back onto the original page."""
+    """The box enclosing a prepared-image box after mapping its corners back onto the original page.
+
+    Any 2×3 affine map works: with the inverse of ``to_page`` it takes a page box into the prepared image.
+    """
     x0, y0, x1, y1 = box
     corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64) @ to_page[:, :2].T + to_page[:, 2]
     left, top = corners.min(axis=0)
