@@ -92,7 +92,7 @@ $(CORPUS)/test:
 
 .PHONY: eval
 eval: setup $(CORPUS)/test ## the whole pipeline in-process over the test split: reports/eval.json + eval.png
-	$(BIN)/python -m training.evaluation.run --corpus $(CORPUS) $(EVAL_ARGS)
+	$(BIN)/python -m training.evaluation.run --corpus $(CORPUS) --compare-detector yolo $(EVAL_ARGS)
 
 .PHONY: calibrate
 calibrate: setup $(CORPUS)/test ## measure the normaliser's match confidence on the corpus (train + calib, checked on val): models/normaliser/calibration.json

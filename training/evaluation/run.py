@@ -4,6 +4,10 @@ For clean and degraded pages separately: document-type accuracy, precision/recal
 confidently wrong codes, OCR character error rate on the detected regions, detector mAP50 / mAP50-95 per class, and
 per-stage latency p50/p95. Writes ``reports/eval.json`` and a chart ``reports/eval.png``.
 
+With ``--compare-detector yolo`` (``make eval``'s default while the serving default is the whole page) the split is
+run a second time with that detector, and its mAP, character error rate, field F1 and latency are printed beside
+the default pipeline's (``report["compared"]``).
+
 Usage: ``python -m training.evaluation.run --corpus data/corpus --split test``
 (any folder of ``<doc>/original.* + truth.json`` works).
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -28,6 +33,7 @@ from services import inprocess
 from services.tagger.model import get_model as get_tagger
 from shared.contracts.names import Stage
 from shared.pages import PageLimits
+from shared.settings import get_settings
 from training.detector.dataset import detector_boxes
 from training.evaluation.detection import Box, mean_ap
 from training.evaluation.scoring import DocumentScore, merge, score_document
@@ -50,6 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--predictions", type=Path, default=None, help="also write each document's extraction to DIR/<doc>.json"
     )
+    parser.add_argument(
+        "--compare-detector",
+        default="",
+        metavar="NAME",
+        help="also run the split with this detector (RXLAB_DETECTOR) and print its figures beside the default's",
+    )
     args = parser.parse_args(argv)
     folder = args.corpus / args.split if (args.corpus / args.split).is_dir() else args.corpus
     documents = sorted(p.parent for p in folder.glob("*/truth.json"))[: args.limit or None]
@@ -58,9 +70,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     report = evaluate(documents, predictions=args.predictions)
     report["corpus"] = str(folder)
+    if args.compare_detector and args.compare_detector != get_settings().detector:
+        os.environ["RXLAB_DETECTOR"] = args.compare_detector
+        get_settings.cache_clear()
+        compared = evaluate(documents)
+        report["compared"] = {"detector": args.compare_detector, **compared}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     print_report(report)
+    if "compared" in report:
+        print_comparison(report, report["compared"])
     draw_chart(report, args.chart)
     print(f"\nwrote {args.out} and {args.chart}")
     return 0
@@ -240,6 +259,40 @@ def print_report(report: dict[str, Any]) -> None:
             for c in conditions
         ]
         print(f"  {stage:26}" + "".join(f"{cell:>22}" for cell in cells))
+
+
+def print_comparison(report: dict[str, Any], compared: dict[str, Any]) -> None:
+    """The default pipeline's figures beside those of the same split run with another detector."""
+    base, other = report["conditions"], compared["conditions"]
+    conditions = [c for c in base if c in other]
+    names = (report["model_versions"]["detector"], compared["model_versions"]["detector"])
+    print(f"\ndetector compared: {names[0]} / {names[1]} (same documents, OCR, tagger and vocabulary)")
+    print(f"{'':28}" + "".join(f"{c:>26}" for c in conditions))
+    print(f"{'OCR CER':28}" + "".join(f"{base[c]['ocr_cer']!s:>12} / {other[c]['ocr_cer']!s:<11}" for c in conditions))
+    print(
+        f"{'confidently wrong codes':28}"
+        + "".join(
+            f"{base[c]['confidently_wrong_codes']!s:>12} / {other[c]['confidently_wrong_codes']!s:<11}"
+            for c in conditions
+        )
+    )
+    print("field F1")
+    for name in base[conditions[0]]["fields"]:
+        cells = []
+        for c in conditions:
+            pair = [rows[c]["fields"].get(name) for rows in (base, other)]
+            cells.append(" / ".join(f"{f['f1']:.3f}" if f else "-" for f in pair))
+        print(f"  {name:26}" + "".join(f"{cell:>26}" for cell in cells))
+    print(f"mAP50 / mAP50-95 of {names[1]}")
+    for cls in other[conditions[0]]["detector"]:
+        print(f"  {cls:26}" + "".join(f"{_map_cell(other[c]['detector'].get(cls)):>26}" for c in conditions))
+    print("latency ms p50 / p95")
+    for stage in ("detect", "ocr", "document"):
+        cells = []
+        for c in conditions:
+            pair = [rows[c]["latency_ms"].get(stage) for rows in (base, other)]
+            cells.append(" | ".join(f"{p['p50']:.0f}/{p['p95']:.0f}" if p else "-" for p in pair))
+        print(f"  {stage:26}" + "".join(f"{cell:>26}" for cell in cells))
 
 
 def _map_cell(row: dict[str, float | None] | None) -> str:
