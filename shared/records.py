@@ -61,13 +61,41 @@ def provenance_of(**parts: Any) -> dict[str, Any]:
     return {key: value for key, value in parts.items() if value is not None}
 
 
-def code_of(item: Medication | LabResult) -> tuple[str | None, str | None, str | None]:
-    """The code system, code and display a record of ``item`` is filed under (the name as read when uncoded)."""
+def record_of(
+    item: Medication | LabResult,
+    *,
+    record_id: str,
+    patient_id: str,
+    kind: str,
+    document_id: str,
+    job_id: str | None,
+    provenance: dict[str, Any],
+    produced_by: str,
+) -> PatientRecord:
+    """A record version of ``item``: filed under its code (the name as read when uncoded), its page and box kept in
+    the columns and in ``provenance`` (which this adds them to). The version is assigned by :func:`append_version`.
+    """
     if isinstance(item, Medication):
         concept = item.drug.rxnorm
-        return ("RxNorm", concept.rxcui, concept.name) if concept else (None, None, item.drug.text)
-    loinc = item.test.loinc
-    return ("LOINC", loinc.code, loinc.name) if loinc else (None, None, item.test.text)
+        system, code, display = ("RxNorm", concept.rxcui, concept.name) if concept else (None, None, item.drug.text)
+    else:
+        loinc = item.test.loinc
+        system, code, display = ("LOINC", loinc.code, loinc.name) if loinc else (None, None, item.test.text)
+    return PatientRecord(
+        record_id=record_id,
+        patient_id=patient_id,
+        kind=kind,
+        code_system=system,
+        code=code,
+        display=display,
+        payload=item.model_dump(mode="json"),
+        document_id=document_id,
+        job_id=job_id,
+        page=item.page,
+        bbox=list(item.bbox),
+        provenance={**provenance, "page": item.page, "bbox": list(item.bbox)},
+        produced_by=produced_by,
+    )
 
 
 def correct_record(
@@ -109,28 +137,20 @@ def correct_record(
         corrected = model.model_validate(item)
     except PydanticValidationError as exc:
         raise ValidationError(f"not a valid {current.kind} item: {problems_of(exc)}", code="invalid_item") from None
-    system, code, display = code_of(corrected)
     provenance = {
         **current.provenance,
-        "page": corrected.page,
-        "bbox": list(corrected.bbox),
         "corrects": {"version": current.version, "produced_by": current.produced_by},
         **({"reason": reason} if reason else {}),
     }
     record = append_version(
         session,
-        record=PatientRecord(
+        record=record_of(
+            corrected,
             record_id=record_id,
             patient_id=current.patient_id,
             kind=current.kind,
-            code_system=system,
-            code=code,
-            display=display,
-            payload=corrected.model_dump(mode="json"),
             document_id=current.document_id,
             job_id=current.job_id,
-            page=corrected.page,
-            bbox=list(corrected.bbox),
             provenance=provenance,
             produced_by=f"reviewer:{actor}",
         ),

@@ -51,13 +51,20 @@ class Letterbox:
     pad_y: float
 
 
-def letterbox(image: Image.Image, size: int) -> tuple[np.ndarray[Any, np.dtype[np.float32]], Letterbox]:
-    """The page scaled to fit ``size``×``size`` (aspect kept), centred on grey; NCHW float32 in [0, 1]."""
+def fit(image: Image.Image, size: int) -> Image.Image:
+    """The page in RGB, scaled (aspect kept) so that its long side is ``size``: what the network sees of it."""
     scale = min(size / image.width, size / image.height)
     width, height = max(1, round(image.width * scale)), max(1, round(image.height * scale))
+    return image.convert("RGB").resize((width, height), Image.Resampling.BILINEAR)
+
+
+def letterbox(image: Image.Image, size: int) -> tuple[np.ndarray[Any, np.dtype[np.float32]], Letterbox]:
+    """The page scaled to fit ``size``×``size`` (aspect kept), centred on grey; NCHW float32 in [0, 1]."""
+    scaled = fit(image, size)
+    scale = min(size / image.width, size / image.height)
     canvas = Image.new("RGB", (size, size), (PAD_VALUE,) * 3)
-    pad_x, pad_y = (size - width) // 2, (size - height) // 2
-    canvas.paste(image.convert("RGB").resize((width, height), Image.Resampling.BILINEAR), (pad_x, pad_y))
+    pad_x, pad_y = (size - scaled.width) // 2, (size - scaled.height) // 2
+    canvas.paste(scaled, (pad_x, pad_y))
     tensor = np.asarray(canvas, dtype=np.float32).transpose(2, 0, 1)[None] / 255.0
     return np.ascontiguousarray(tensor), Letterbox(scale=scale, pad_x=pad_x, pad_y=pad_y)
 

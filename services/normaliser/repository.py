@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from shared.contracts.extraction import LabResult, Medication
 from shared.contracts.stages import NormaliseOutput
-from shared.db.models import Document, Job, PatientRecord, StageOutput
-from shared.records import append_version, code_of, provenance_of, record_id_for
+from shared.db.models import Document, Job, StageOutput
+from shared.records import append_version, provenance_of, record_id_for, record_of
 
 
 def write_records(session: Session, job: Job, output: BaseModel) -> None:
@@ -37,24 +37,18 @@ def write_records(session: Session, job: Job, output: BaseModel) -> None:
     for kind, item in items:
         index = counters.get(kind, 0)
         counters[kind] = index + 1
-        system, code, display = code_of(item)
         append_version(
             session,
-            record=PatientRecord(
+            record=record_of(
+                item,
                 record_id=record_id_for(
                     patient_id=job.patient_id, document_sha256=document.sha256, kind=kind, index=index
                 ),
                 patient_id=job.patient_id,
                 kind=kind,
-                code_system=system,
-                code=code,
-                display=display,
-                payload=item.model_dump(mode="json"),
                 document_id=document.id,
                 job_id=job.id,
-                page=item.page,
-                bbox=list(item.bbox),
-                provenance={**base, "page": item.page, "bbox": list(item.bbox)},
+                provenance=base,
                 produced_by=f"pipeline:{job.pipeline_version}",
             ),
         )

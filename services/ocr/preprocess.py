@@ -22,7 +22,7 @@ pixels, where every stage keeps its coordinates.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -134,7 +134,7 @@ def blank(prepared: Prepared, boxes: list[tuple[float, float, float, float]]) ->
         right, bottom = min(width, int(np.ceil(x1))), min(height, int(np.ceil(y1)))
         if right > left and bottom > top:
             image[top:bottom, left:right] = 255
-    return Prepared(image=image, angle=prepared.angle, to_page=prepared.to_page, page_size=prepared.page_size)
+    return replace(prepared, image=image)
 
 
 def page_box(box: tuple[float, float, float, float], to_page: npt.NDArray[np.float64]) -> tuple[float, ...]:

@@ -14,6 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
+from services.detector.model import fit
+
 #: Region classes kept as they are in the truth.
 BLOCK_CLASSES = ("header", "patient", "prescriber", "signature", "stamp", "footer")
 #: Line kinds that become one box per line (the region around them is not a class of its own).
@@ -50,17 +54,6 @@ def yolo_label(page: dict[str, Any]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def _scaled(path: Path, size: int) -> Any:
-    """The page at ``path`` scaled so that its long side is ``size``, as the detector service scales it."""
-    from PIL import Image
-
-    with Image.open(path) as image:
-        page = image.convert("RGB")
-    scale = size / max(page.width, page.height)
-    width, height = max(1, round(page.width * scale)), max(1, round(page.height * scale))
-    return page.resize((width, height), Image.Resampling.BILINEAR)
-
-
 def export(*, corpus: Path, out: Path, max_pages: dict[str, int], imgsz: int | None = None) -> Path:
     """Write ``out/images/<split>``, ``out/labels/<split>`` and ``out/data.yaml``; return the yaml's path.
 
@@ -85,7 +78,8 @@ def export(*, corpus: Path, out: Path, max_pages: dict[str, int], imgsz: int | N
             if imgsz is None:
                 (images / f"{name}{image.suffix}").symlink_to(image.resolve())
             else:
-                _scaled(image, imgsz).save(images / f"{name}.png")
+                with Image.open(image) as opened:
+                    fit(opened, imgsz).save(images / f"{name}.png")
             (labels / f"{name}.txt").write_text(yolo_label(page))
     names = "\n".join(f"  {i}: {name}" for i, name in enumerate(CLASSES))
     yaml = out / "data.yaml"
