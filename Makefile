@@ -116,8 +116,13 @@ $(TRAIN_STAMP): requirements/train.txt pyproject.toml
 	@touch $@
 
 .PHONY: train-detector
-train-detector: setup $(TRAIN_STAMP) $(CORPUS)/test ## train the YOLO detector on the corpus, ship models/detector/*.onnx
+train-detector: setup $(TRAIN_STAMP) $(CORPUS)/test ## train the YOLO detector on the corpus, ship models/detector/*.onnx (int8)
 	$(TRAIN_VENV)/bin/python -m training.detector.train $(TRAIN_ARGS)
+	$(TRAIN_VENV)/bin/python -m training.detector.quantize
+
+.PHONY: quantize-detector
+quantize-detector: setup $(TRAIN_STAMP) ## int8-quantise the last `make train-detector` export; ship it if it keeps its val mAP
+	$(TRAIN_VENV)/bin/python -m training.detector.quantize
 
 TAGGER_DATA := data/tagger
 

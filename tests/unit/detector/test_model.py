@@ -61,3 +61,41 @@ def test_shipped_yolo_model_finds_regions_of_its_classes_on_a_sample() -> None:
         assert 0 <= r.bbox[0] < r.bbox[2] <= page.width and 0 <= r.bbox[1] < r.bbox[3] <= page.height
         assert r.confidence >= 0.25
     assert reading_order(regions) == regions
+
+
+def test_quantisation_keeps_the_heads_box_decoding_and_last_convolutions_float() -> None:
+    from training.detector.quantize import float_nodes
+
+    names = [
+        "/model.0/conv/Conv",
+        "/model.21/m.0/cv1/conv/Conv",
+        "/model.22/cv2.0/cv2.0.0/conv/Conv",
+        "/model.22/cv2.0/cv2.0.2/Conv",
+        "/model.22/cv3.1/cv3.1.1/conv/Conv",
+        "/model.22/cv3.1/cv3.1.2/Conv",
+        "/model.22/dfl/Softmax",
+        "/model.22/Concat_2",
+        "/model.22/Sigmoid",
+    ]
+    assert float_nodes(names) == [
+        "/model.22/dfl/Softmax",
+        "/model.22/Concat_2",
+        "/model.22/Sigmoid",
+        "/model.22/cv2.0/cv2.0.2/Conv",
+        "/model.22/cv3.1/cv3.1.2/Conv",
+    ]
+
+
+def test_shipped_detector_is_the_int8_quantisation_and_says_so_in_its_version() -> None:
+    import json
+
+    from services.detector.model import YoloOnnxDetector
+    from shared.settings import Settings
+
+    folder = Settings().models_dir / "detector"
+    record = json.loads((folder / "training.json").read_text())
+    assert record["quantisation"]["shipped"] == "int8"
+    assert (
+        record["file_bytes"] == (folder / "detector.onnx").stat().st_size < record["quantisation"]["float_file_bytes"]
+    )
+    assert YoloOnnxDetector(folder / "detector.onnx").version.endswith("-int8")

@@ -1,0 +1,162 @@
+"""Static int8 quantisation of the exported detector, shipped only if it keeps its accuracy on the val pages.
+
+The second step of ``make train-detector`` (``make quantize-detector`` alone), in the training environment (it
+needs the ``onnx`` package). Steps:
+
+1. calibrate on every ``--every``-th page of the detector's train images (``data/detector/images/train``, already
+   scaled as serving scales them), letterboxed by the service's own :func:`services.detector.model.letterbox`;
+2. quantise with ONNX Runtime (QDQ: int8 weights per output channel, uint8 activations, min-max ranges). The box
+   decoding of the head (distribution focal loss, anchor arithmetic, concatenation: the ``/model.22/`` nodes outside
+   its ``cv2``/``cv3`` convolution branches) and the last convolution of each branch stay float, so box
+   coordinates are not rounded to a 256-step grid;
+3. run the float and the int8 model through the detector service (:class:`~services.detector.model.YoloOnnxDetector`)
+   over the val documents of the corpus and score both (mAP50 / mAP50-95 against the truth boxes, clean and degraded);
+4. ship the int8 file as ``models/detector/detector.onnx`` (its version gets ``-int8``) unless its overall val
+   mAP50-95 is more than ``--tolerance`` below the float model's, and record both scores in ``training.json``.
+
+Usage: ``python -m training.detector.quantize [--model var/detector-runs/train/weights/best.onnx]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+#: Where ultralytics leaves the float export of ``make train-detector`` (stamped with the model version).
+FLOAT_MODEL = REPO / "var" / "detector-runs" / "train" / "weights" / "best.onnx"
+HEAD = "/model.22/"
+
+
+def float_nodes(names: Sequence[str]) -> list[str]:
+    """Of a YOLOv8 graph's node names, those that stay float: the head's box decoding, its branches' last convs."""
+    decoding = [n for n in names if n.startswith(HEAD) and not n.startswith((f"{HEAD}cv2", f"{HEAD}cv3"))]
+    last_convs = [n for n in names if n.startswith((f"{HEAD}cv2", f"{HEAD}cv3")) and n.endswith(".2/Conv")]
+    return decoding + last_convs
+
+
+def calibration_images(images: Path, every: int) -> list[Path]:
+    """Every ``every``-th train image, in name order (deterministic)."""
+    return sorted(p for p in images.iterdir() if p.suffix in {".png", ".jpg"})[::every]
+
+
+def quantise(source: Path, target: Path, *, images: Sequence[Path], size: int) -> None:
+    """Write the int8 (QDQ) model of ``source`` to ``target``, calibrated on ``images``; metadata kept."""
+    import onnx
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from PIL import Image
+
+    from services.detector.model import letterbox
+
+    class Pages(CalibrationDataReader):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self._pages: Iterator[Path] = iter(images)
+
+        def get_next(self) -> dict[str, Any] | None:
+            path = next(self._pages, None)
+            if path is None:
+                return None
+            with Image.open(path) as image:
+                return {"images": letterbox(image, size)[0]}
+
+    model = onnx.load(str(source))
+    quantize_static(
+        str(source),
+        str(target),
+        Pages(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        nodes_to_exclude=float_nodes([node.name for node in model.graph.node]),
+        calibrate_method=CalibrationMethod.MinMax,
+    )
+    quantised = onnx.load(str(target))
+    del quantised.metadata_props[:]
+    for entry in model.metadata_props:
+        value = f"{entry.value}-int8" if entry.key == "rxlab_version" else entry.value
+        quantised.metadata_props.add(key=entry.key, value=value)
+    onnx.save(quantised, str(target))
+
+
+def val_scores(model: Path, corpus: Path) -> dict[str, Any]:
+    """mAP of ``model`` run by the detector service over the corpus's val documents, per condition."""
+    from services.detector.model import YoloOnnxDetector
+    from shared.pages import PageLimits, load_pages
+    from training.detector.dataset import detector_boxes
+    from training.evaluation.detection import Box, mean_ap
+
+    detector = YoloOnnxDetector(model)
+    predicted: dict[str, list[list[Box]]] = {"clean": [], "degraded": []}
+    truths: dict[str, list[list[Box]]] = {"clean": [], "degraded": []}
+    classes: set[str] = set()
+    for path in sorted((corpus / "val").glob("*/truth.json")):
+        truth = json.loads(path.read_text(encoding="utf-8"))
+        pages = load_pages(next(path.parent.glob("original.*")).read_bytes(), limits=PageLimits())
+        for page, image in zip(truth["pages"], pages, strict=True):
+            boxes = [Box(cls, bbox) for cls, bbox in detector_boxes(page)]
+            classes.update(box.cls for box in boxes)
+            truths[truth["condition"]].append(boxes)
+            found = detector.detect_page(image)
+            predicted[truth["condition"]].append([Box(r.cls, r.bbox, r.confidence) for r in found])
+    return {
+        condition: mean_ap(predictions=predicted[condition], truths=truths[condition], classes=sorted(classes))
+        for condition in truths
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=FLOAT_MODEL, help="the float ONNX export")
+    parser.add_argument("--data", type=Path, default=REPO / "data" / "detector")
+    parser.add_argument("--corpus", type=Path, default=REPO / "data" / "corpus")
+    parser.add_argument("--out", type=Path, default=REPO / "models" / "detector")
+    parser.add_argument("--every", type=int, default=6, help="calibrate on every n-th train page")
+    parser.add_argument("--tolerance", type=float, default=0.01, help="val mAP50-95 the int8 model may lose")
+    args = parser.parse_args(argv)
+    images = args.data / "images" / "train"
+    if not args.model.is_file() or not images.is_dir():
+        print(f"need {args.model} and {images}: run `make train-detector`", file=sys.stderr)
+        return 2
+    record_path = args.out / "training.json"
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    chosen_images = calibration_images(images, args.every)
+    with tempfile.TemporaryDirectory() as work:
+        int8 = Path(work) / "detector-int8.onnx"
+        quantise(args.model, int8, images=chosen_images, size=int(record["imgsz"]))
+        scores = {"float": val_scores(args.model, args.corpus), "int8": val_scores(int8, args.corpus)}
+        kept = {name: sum(s[c]["all"]["map50_95"] for c in s) / len(s) for name, s in scores.items()}
+        shipped = "int8" if kept["int8"] >= kept["float"] - args.tolerance else "float"
+        shutil.copyfile(int8 if shipped == "int8" else args.model, args.out / "detector.onnx")
+    record["quantisation"] = {
+        "command": "make quantize-detector",
+        "method": "onnxruntime quantize_static, QDQ, int8 weights per channel, uint8 activations, min-max",
+        "float_nodes": "head box decoding and the last convolution of each head branch",
+        "calibration_pages": len(chosen_images),
+        "val_map50_95_mean_of_conditions": {name: round(value, 4) for name, value in kept.items()},
+        "val": scores,
+        "tolerance": args.tolerance,
+        "shipped": shipped,
+        "float_file_bytes": args.model.stat().st_size,
+    }
+    record["file_bytes"] = (args.out / "detector.onnx").stat().st_size
+    record_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(record["quantisation"]["val_map50_95_mean_of_conditions"]), f"shipped {shipped}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
