@@ -127,10 +127,13 @@ quantize-detector: setup $(TRAIN_STAMP) ## int8-quantise the last `make train-de
 TAGGER_DATA := data/tagger
 
 $(TAGGER_DATA)/train.jsonl: | $(CORPUS)/test
-	$(BIN)/python -m training.tagger.dataset --corpus $(CORPUS) --out $(TAGGER_DATA)
+	$(BIN)/python -m training.tagger.dataset --corpus $(CORPUS) --out $(TAGGER_DATA) --splits train val
+
+$(TAGGER_DATA)/train-extra.jsonl: | $(CORPUS)/test
+	$(BIN)/python -m training.tagger.dataset --corpus $(CORPUS) --out $(TAGGER_DATA) --splits train-extra
 
 .PHONY: train-tagger
-train-tagger: setup $(TRAIN_STAMP) $(TAGGER_DATA)/train.jsonl ## fine-tune the MiniLM token classifier on corpus lines (printed + OCR), ship models/tagger/ as int8 ONNX
+train-tagger: setup $(TRAIN_STAMP) $(TAGGER_DATA)/train.jsonl $(TAGGER_DATA)/train-extra.jsonl ## fine-tune the MiniLM token classifier on corpus lines (printed + OCR), ship models/tagger/ as int8 ONNX
 	$(TRAIN_VENV)/bin/python -m training.tagger.train $(TRAIN_ARGS)
 
 .PHONY: lock
