@@ -6,9 +6,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rxlab-installed
-# Debian packages (installed with apt-get when root): run and test; the corpus's fonts (the unit tests render corpus
-# documents too); the load generator.
-SYSTEM_PACKAGES := redis-server tesseract-ocr tesseract-ocr-eng postgresql shellcheck docker-compose chromium chromium-driver
+# Debian packages (installed with apt-get when root): run and test (libtesseract-dev, libleptonica-dev and pkg-config
+# to build tesserocr against Debian's Tesseract); the corpus's fonts (the unit tests render corpus documents too); the
+# load generator.
+SYSTEM_PACKAGES := redis-server tesseract-ocr tesseract-ocr-eng libtesseract-dev libleptonica-dev pkg-config \
+	postgresql shellcheck docker-compose chromium chromium-driver
 CORPUS_PACKAGES := fonts-dejavu-core fonts-dejavu-extra fonts-liberation fonts-freefont-ttf fonts-urw-base35 \
 	fonts-crosextra-carlito fonts-crosextra-caladea
 BENCH_PACKAGES := wrk
@@ -42,11 +44,13 @@ apt:
 	fi
 
 # --no-deps: dev.txt is complete (uv pip compile), and without it pip would add what `make lock` excluded on purpose
-# (requirements/excludes.txt: opencv-python beside opencv-python-headless).
+# (requirements/excludes.txt: opencv-python beside opencv-python-headless). --no-binary tesserocr: built against
+# Debian's libtesseract (its wheel bundles another Tesseract; requirements/ocr.in).
+PIP_FORMATS := --no-binary tesserocr
 $(STAMP): requirements/dev.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q --no-deps -r requirements/dev.txt
+	$(BIN)/python -m pip install -q --no-deps $(PIP_FORMATS) -r requirements/dev.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
 	@touch $@
 
@@ -111,7 +115,7 @@ TRAIN_ARGS ?=
 $(TRAIN_STAMP): requirements/train.txt pyproject.toml
 	@test -x $(TRAIN_VENV)/bin/python || $(PYTHON) -m venv $(TRAIN_VENV)
 	$(TRAIN_VENV)/bin/python -m pip install -q --upgrade pip
-	$(TRAIN_VENV)/bin/python -m pip install -q -r requirements/train.txt
+	$(TRAIN_VENV)/bin/python -m pip install -q $(PIP_FORMATS) -r requirements/train.txt
 	$(TRAIN_VENV)/bin/python -m pip install -q --no-deps -e .
 	@touch $@
 

@@ -12,10 +12,15 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_ROOT_USER_ACTION=ignore
+# tesserocr is compiled here against Debian's libtesseract (the runtime stage's tesseract-ocr brings the library);
+# every other requirement is a wheel from PyPI.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc g++ libc6-dev pkg-config libtesseract-dev libleptonica-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY requirements/ocr.txt requirements/
 RUN --mount=type=cache,target=/root/.cache/pip \
-    pip wheel --only-binary=:all: --no-deps --wheel-dir /wheels -r requirements/ocr.txt
+    pip wheel --only-binary=:all: --no-binary=tesserocr --no-deps --wheel-dir /wheels -r requirements/ocr.txt
 COPY pyproject.toml README.md LICENSE ./
 COPY shared/ shared/
 COPY services/ services/
@@ -29,7 +34,8 @@ FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="rxlab-ocr" \
       org.opencontainers.image.description="rxlab ocr worker (ocr queue)" \
       org.opencontainers.image.licenses="AGPL-3.0-or-later"
-# Tesseract from Debian; pytesseract runs the `tesseract` binary and writes its temporary files to /tmp.
+# Tesseract from Debian: libtesseract for tesserocr (the worker reads in-process), the `tesseract` binary for
+# pytesseract (the engine's version, the -cli engine), which writes its temporary files to /tmp.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng \
     && rm -rf /var/lib/apt/lists/*

@@ -49,7 +49,9 @@ class Settings(BaseSettings):
     detector: Literal["yolo", "whole-page"] = "whole-page"
     # OCR engine of the ocr stage: "tesseract-page-prepared" (the page cleaned up first), "tesseract-page" (the page as
     # it came) or "rapidocr" (PP-OCRv4 ONNX models, rapidocr-onnxruntime).
-    ocr_engine: Literal["tesseract-page", "tesseract-page-prepared", "rapidocr"] = "tesseract-page-prepared"
+    ocr_engine: Literal["tesseract-page", "tesseract-page-prepared", "tesseract-page-prepared-cli", "rapidocr"] = (
+        "tesseract-page-prepared"
+    )
     # Uploads: bytes, pixels per page (decompression-bomb guard), pages per document.
     max_upload_bytes: int = 20 * 1024 * 1024
     max_page_pixels: int = 50_000_000

@@ -1,11 +1,16 @@
 """OCR engines, chosen by name from a registry.
 
-``tesseract-page``: one Tesseract call per page (pytesseract starts a process per call, ~100 ms, so it is never called
-per region); words are grouped into lines by Tesseract's own block/paragraph/line numbering.
-``tesseract-page-prepared`` (the default): the same call on the page after light normalisation, deskew and enlargement
+``tesseract-page``: one Tesseract recognition per page (never one per region); words are grouped into lines by
+Tesseract's own block/paragraph/line numbering.
+``tesseract-page-prepared`` (the default): the same on the page after light normalisation, deskew and enlargement
 of small pages (:mod:`services.ocr.preprocess`), word boxes mapped back to page pixels. ``make eval``
 (docs/evaluation.md) measured a lower character error rate on clean and degraded pages (0.021 / 0.086 against 0.031 /
-0.139) and better fields of prescriptions and lab reports, the OCR stage no slower.
+0.139) and better fields of prescriptions and lab reports.
+Both run Tesseract in this process through its C API (tesserocr, built from source against the system's
+libtesseract, :class:`TesseractApi`): the language model is loaded once per process and the page is handed over as
+pixels. pytesseract instead starts the ``tesseract`` command per call, which loads the model again and reads the page
+from a PNG it wrote; ``tesseract-page-prepared-cli`` still reads that way, for comparison (``make bench``). Both ways
+give the same words and boxes (tests/unit/ocr/test_engine.py).
 ``rapidocr``: PP-OCRv4 text-line detection and recognition (rapidocr-onnxruntime, the ONNX models inside its wheel)
 on the page as it came; see :class:`RapidOcrEngine`.
 """
@@ -13,12 +18,13 @@ on the page as it came; see :class:`RapidOcrEngine`.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from importlib.metadata import version as installed_version
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -55,29 +61,117 @@ class Engine(Protocol):
         return self.read(self.prepare(page))
 
 
-class TesseractPageEngine(Engine):
-    """Whole-page Tesseract with word boxes (psm configurable), on the prepared page when ``preprocess``."""
+# Tesseract's OpenMP threads oversubscribe small machines: one thread per process is ~6x faster on 2 cores. OpenMP
+# reads the limit when it starts, so it is set before libtesseract is loaded (tesserocr is imported lazily).
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
-    def __init__(self, *, lang: str = "eng", psm: int = 6, preprocess: bool = False) -> None:
+#: The columns of Tesseract's TSV word table (its ``tsv`` renderer, which pytesseract's ``image_to_data`` also reads).
+TSV_COLUMNS = (
+    "level", "page_num", "block_num", "par_num", "line_num", "word_num",
+    "left", "top", "width", "height", "conf", "text",
+)  # fmt: skip
+
+Backend = Literal["api", "cli"]
+
+#: Tesseract settings of every engine here, named in its version. ``tessedit_do_invert=0``: Tesseract 5 reads every
+#: line it is unsure of a second time, inverted, in case it is light text on dark; the documents here print dark on
+#: light, and on the val pages the second reading cost a quarter of the recognition time and lowered no error rate
+#: (character error rate 0.0268 / 0.0682 without it, 0.0270 / 0.0686 with it, clean / degraded, the 80 val documents).
+VARIABLES = {"tessedit_do_invert": "0"}
+VARIABLES_VERSION = "noinvert"
+
+
+def tsv_table(tsv: str) -> dict[str, list[str]]:
+    """Tesseract's TSV output as columns (``{"text": [...], "conf": [...], ...}``); a header row is skipped."""
+    table: dict[str, list[str]] = {name: [] for name in TSV_COLUMNS}
+    for row in tsv.splitlines():
+        cells = row.split("\t")
+        if cells[0] == "level" or len(cells) < len(TSV_COLUMNS) - 1:
+            continue
+        cells += [""] * (len(TSV_COLUMNS) - len(cells))
+        for name, cell in zip(TSV_COLUMNS, cells, strict=False):
+            table[name].append(cell)
+    return table
+
+
+class TesseractApi:
+    """One Tesseract instance per process, called through its C API (tesserocr).
+
+    The language model is loaded on first use and kept; a forked child makes its own (an instance is never shared
+    across processes), and a lock keeps threads of one process from interleaving their pages.
+    """
+
+    def __init__(self, *, lang: str, psm: int, variables: Mapping[str, str] | None = None) -> None:
+        self.lang = lang
+        self.psm = psm
+        self.variables = dict(variables or {})
+        self._lock = threading.Lock()
+        self._api: Any = None
+        self._pid = 0
+
+    @staticmethod
+    def library_version() -> str:
+        """The libtesseract version tesserocr was built against (``5.3.0``)."""
+        import tesserocr
+
+        return str(tesserocr.tesseract_version()).split()[1]
+
+    def _instance(self) -> Any:
+        if self._api is None or self._pid != os.getpid():
+            import tesserocr
+
+            self._api = tesserocr.PyTessBaseAPI(lang=self.lang, psm=self.psm)
+            for name, value in self.variables.items():
+                if not self._api.SetVariable(name, value):
+                    raise ValueError(f"Tesseract has no variable {name!r}")
+            self._pid = os.getpid()
+        return self._api
+
+    def image_to_data(self, image: npt.NDArray[np.uint8]) -> dict[str, list[str]]:
+        """The word table of a grey page (as ``pytesseract.image_to_data`` gives it, as strings)."""
+        pixels = np.ascontiguousarray(image, dtype=np.uint8)
+        height, width = pixels.shape
+        with self._lock:
+            api = self._instance()
+            api.SetImageBytes(pixels.tobytes(), width, height, 1, width)
+            tsv = str(api.GetTSVText(0))
+            api.Clear()
+        return tsv_table(tsv)
+
+
+class TesseractPageEngine(Engine):
+    """Whole-page Tesseract with word boxes (psm configurable), on the prepared page when ``preprocess``.
+
+    ``backend`` ``"api"`` (the default) runs Tesseract in this process (:class:`TesseractApi`); ``"cli"`` through
+    pytesseract, a ``tesseract`` process per page.
+    """
+
+    def __init__(self, *, lang: str = "eng", psm: int = 6, preprocess: bool = False, backend: Backend = "api") -> None:
         self.lang = lang
         self.psm = psm
         self.preprocess = preprocess
-        # Tesseract's OpenMP threads oversubscribe small machines: one thread per process is ~6x faster on 2 cores.
-        os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+        self.backend = backend
+        self._api = TesseractApi(lang=lang, psm=psm, variables=VARIABLES) if backend == "api" else None
 
     @cached_property
     def version(self) -> str:
+        # The same for both backends: the same library, model and settings read the same words (the unit tests).
         steps = f"-{PREPROCESS_VERSION}" if self.preprocess else ""
-        return f"tesseract-{pytesseract.get_tesseract_version()}-{self.lang}-psm{self.psm}{steps}"
+        library = self._api.library_version() if self._api else str(pytesseract.get_tesseract_version())
+        return f"tesseract-{library}-{self.lang}-psm{self.psm}-{VARIABLES_VERSION}{steps}"
 
     def prepare(self, page: Image.Image) -> Prepared:
         gray = np.asarray(page.convert("L"), dtype=np.uint8)
         return prepare(gray) if self.preprocess else as_it_came(gray)
 
     def read(self, prepared: Prepared) -> list[OcrLine]:
-        data = pytesseract.image_to_data(
-            prepared.image, lang=self.lang, config=f"--psm {self.psm}", output_type=pytesseract.Output.DICT
-        )
+        if self._api is not None:
+            data: dict[str, list[Any]] = dict(self._api.image_to_data(prepared.image))
+        else:
+            config = " ".join([f"--psm {self.psm}", *(f"-c {k}={v}" for k, v in VARIABLES.items())])
+            data = pytesseract.image_to_data(
+                prepared.image, lang=self.lang, config=config, output_type=pytesseract.Output.DICT
+            )
         lines = group_lines(data)
         if not prepared.moved:
             return lines
@@ -272,6 +366,7 @@ def _clip(box: Sequence[float], width: int, height: int) -> tuple[float, float, 
 ENGINES: dict[str, Callable[[], Engine]] = {
     "tesseract-page": TesseractPageEngine,
     "tesseract-page-prepared": lambda: TesseractPageEngine(preprocess=True),
+    "tesseract-page-prepared-cli": lambda: TesseractPageEngine(preprocess=True, backend="cli"),
     "rapidocr": RapidOcrEngine,
 }
 _loaded: dict[str, Engine] = {}

@@ -1,8 +1,9 @@
 """OCR stage: read the text of each page and attach every line to the detected region it falls in.
 
-The page is read whole, in one engine call (never one per region: pytesseract starts a process per call, and crops
-of slightly skewed rows catch pieces of their neighbours). What the detector found to be clutter (``CLUTTER``:
-stamps, whose ink Tesseract reads as stray words) is painted white first; with the whole-page detector nothing is.
+The page is read whole, in one engine call (not region by region: crops of slightly skewed rows catch pieces of
+their neighbours, and the command-line engine would start a process per crop). What the detector found to be
+clutter (``CLUTTER``: stamps, whose ink Tesseract reads as stray words) is painted white first; with the whole-page
+detector nothing is.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@
 3. Peak RSS of each worker process after its model is loaded and the documents are processed.
 4. The models alone, one thread: the tagger's ms per line (batched per document) and the YOLO detector's ms per
    decoded page, letterbox apart from inference + NMS (targets ≤ 3 ms per line, ≤ 40 ms per page).
+5. The OCR stage alone, one thread: ms per decoded page of one full-page pytesseract call on the page as it came
+   (``image_to_data``, psm 6), of the serving engine (clean-up, then Tesseract in-process), and of the same engine
+   calling the ``tesseract`` command; the first divided by the second is the OCR speed-up (target ≥ 1.5).
 
 Writes ``reports/bench.json``.
 """
@@ -71,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     report["tagger"] = bench_tagger(originals)
     report["detector"] = bench_detector(pages)
+    report["ocr"] = bench_ocr(pages)
     report["tesseract_cli"] = bench_tesseract(pages)
     report["in_process"] = bench_in_process(originals, len(pages))
     with tempfile.TemporaryDirectory(prefix="rxlab-bench-") as tmp:
@@ -79,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["ratios"] = {
         "in_process_vs_tesseract": round(report["in_process"]["pages_per_s"] / base, 3),
         "cluster_vs_tesseract": round(report["cluster"]["pages_per_s"] / base, 3),
+        "ocr_stage_vs_pytesseract_call": report["ocr"]["speedup"],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
@@ -138,6 +143,48 @@ def bench_detector(pages: list[Path]) -> dict[str, Any]:
         "letterbox_ms_per_page": round(1000 * boxing / len(images), 1),
         "inference_and_nms_ms_per_page": round(1000 * (total - boxing) / len(images), 1),
         "ms_per_page": round(1000 * total / len(images), 1),
+    }
+
+
+def bench_ocr(pages: list[Path]) -> dict[str, Any]:
+    """The OCR stage alone, one thread, per decoded page: one pytesseract call on the page as it came, the serving
+    engine (``prepare`` + ``read``: clean-up and in-process Tesseract), and that engine through the command."""
+    import numpy as np
+    import pytesseract
+
+    from services.ocr.engine import get_engine
+    from shared.settings import get_settings
+
+    engine = get_engine()
+    cli = get_engine("tesseract-page-prepared-cli")
+    images = [Image.open(page).convert("RGB") for page in pages]
+    engine.read(engine.prepare(images[0]))  # loads the language model once, as a worker's warm-up does
+    spent = {"pytesseract_call": 0.0, "prepare": 0.0, "read": 0.0, "read_cli": 0.0}
+    for image in images:
+        gray = np.asarray(image.convert("L"))
+        started = time.perf_counter()
+        pytesseract.image_to_data(gray, lang="eng", config="--psm 6")
+        spent["pytesseract_call"] += time.perf_counter() - started
+        started = time.perf_counter()
+        prepared = engine.prepare(image)
+        spent["prepare"] += time.perf_counter() - started
+        started = time.perf_counter()
+        engine.read(prepared)
+        spent["read"] += time.perf_counter() - started
+        started = time.perf_counter()
+        cli.read(prepared)
+        spent["read_cli"] += time.perf_counter() - started
+    per_page = {name: 1000 * seconds / len(images) for name, seconds in spent.items()}
+    stage = per_page["prepare"] + per_page["read"]
+    return {
+        "engine": f"{get_settings().ocr_engine} ({engine.version})",
+        "pages": len(images),
+        "pytesseract_call_ms_per_page": round(per_page["pytesseract_call"], 1),
+        "stage_ms_per_page": round(stage, 1),
+        "prepare_ms_per_page": round(per_page["prepare"], 1),
+        "read_ms_per_page": round(per_page["read"], 1),
+        "stage_with_command_ms_per_page": round(per_page["prepare"] + per_page["read_cli"], 1),
+        "speedup": round(per_page["pytesseract_call"] / stage, 3),
     }
 
 
