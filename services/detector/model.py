@@ -129,7 +129,7 @@ class YoloOnnxDetector:
             # Without VNNI, ONNX Runtime's fused u8s8 int8 kernels saturate (AVX2 multiplies u8 by s8 pairwise into
             # 16 bits): on an AVX2-only EPYC the shipped int8 model found one box on a page with eight. Basic graph
             # optimisation keeps the Quantize/Dequantize nodes as they are, computing exactly what the QDQ model
-            # says in float, at about five times the inference time.
+            # says in float, slower (the detect stage latency of `make eval` in models/detector/README.md).
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
         self._session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
         meta = self._session.get_modelmeta().custom_metadata_map
