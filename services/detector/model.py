@@ -10,7 +10,7 @@ Both return, per page, regions in reading order with class, box (page pixels) an
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -102,6 +102,10 @@ def reading_order(regions: list[Region]) -> list[Region]:
     return [region for row in rows for region in sorted(row, key=lambda r: r.bbox[0])]
 
 
+#: ONNX metadata key of a model whose int8 weights use 7 bits (written by ``training.detector.quantize``).
+WEIGHT_BITS = "rxlab_weight_bits"
+
+
 def int8_dot_product(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     """Whether the CPU has VNNI (8-bit dot products), so ONNX Runtime's fused int8 kernels compute without saturating.
 
@@ -112,6 +116,18 @@ def int8_dot_product(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     except OSError:
         return False
     return bool(flags & {"avx512_vnni", "avx_vnni", "amx_int8"})
+
+
+def fused_kernels(metadata: Mapping[str, str], *, vnni: bool) -> bool:
+    """Whether ONNX Runtime may fuse a model's Quantize/Dequantize nodes into its int8 kernels.
+
+    Without VNNI the fused u8s8 kernels saturate with 8-bit weights (AVX2 multiplies uint8 by int8 pairwise into 16
+    bits): on an AVX2-only EPYC such a model found one box on a page with eight. Such a model then runs with basic
+    graph optimisation, which computes the Quantize/Dequantize nodes as written, in float: exact, slower. Models
+    whose weights use 7 bits (``WEIGHT_BITS``, `make quantize-detector` since 2026-12-06) cannot saturate and always
+    run fused.
+    """
+    return vnni or metadata.get(WEIGHT_BITS) == "7"
 
 
 class YoloOnnxDetector:
@@ -125,13 +141,11 @@ class YoloOnnxDetector:
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
-        if not int8_dot_product():
-            # Without VNNI, ONNX Runtime's fused u8s8 int8 kernels saturate (AVX2 multiplies u8 by s8 pairwise into
-            # 16 bits): on an AVX2-only EPYC the shipped int8 model found one box on a page with eight. Basic graph
-            # optimisation keeps the Quantize/Dequantize nodes as they are, computing exactly what the QDQ model
-            # says in float, slower (the detect stage latency of `make eval` in models/detector/README.md).
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
         self._session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        self.fused = fused_kernels(self._session.get_modelmeta().custom_metadata_map, vnni=int8_dot_product())
+        if not self.fused:
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+            self._session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
         meta = self._session.get_modelmeta().custom_metadata_map
         names = ast.literal_eval(meta["names"])
         self.classes: list[str] = [names[i] for i in sorted(names)]

@@ -5,7 +5,10 @@ needs the ``onnx`` package). Steps:
 
 1. calibrate on every ``--every``-th page of the detector's train images (``data/detector/images/train``, already
    scaled as serving scales them), letterboxed by the service's own :func:`services.detector.model.letterbox`;
-2. quantise with ONNX Runtime (QDQ: int8 weights per output channel, uint8 activations, min-max ranges). The box
+2. quantise with ONNX Runtime (QDQ: int8 weights per output channel in 7 bits, uint8 activations, min-max ranges). The
+   weights keep to 7 bits (``reduce_range``) so that CPUs without VNNI can run the fused int8 kernels: AVX2 multiplies
+   uint8 by int8 pairwise into 16 bits, which saturates with full 8-bit weights (``uint8·int8 + uint8·int8`` exceeds
+   32,767) but not with 7-bit ones. The box
    decoding of the head (distribution focal loss, anchor arithmetic, concatenation: the ``/model.22/`` nodes outside
    its ``cv2``/``cv3`` convolution branches) and the last convolution of each branch stay float, so box
    coordinates are not rounded to a 256-step grid;
@@ -15,6 +18,10 @@ needs the ``onnx`` package). Steps:
    mAP50-95 is more than ``--tolerance`` below the float model's, and record both scores in ``training.json``.
 
 Usage: ``python -m training.detector.quantize [--model var/detector-runs/train/weights/best.onnx]``.
+
+``--from-int8 models/detector/detector.onnx`` re-quantises a shipped int8 model whose float export is gone: its
+weights are dequantised (the int8 values times their scales become the float weights) and its activations' quantise
+/ dequantise pairs dropped (:func:`dequantise`), and that float model takes the float export's place in steps 1–4.
 """
 
 from __future__ import annotations
@@ -46,8 +53,67 @@ def calibration_images(images: Path, every: int) -> list[Path]:
     return sorted(p for p in images.iterdir() if p.suffix in {".png", ".jpg"})[::every]
 
 
+def dequantise(source: Path, target: Path) -> None:
+    """Write the float model that a QDQ model computes with its activations unrounded.
+
+    Each ``DequantizeLinear`` of an initializer (weights, biases) becomes a float initializer, ``(q - zero point) ×
+    scale`` per output channel; each ``QuantizeLinear`` → ``DequantizeLinear`` pair on an activation is dropped and its
+    consumers read the float tensor. Metadata is kept, the version gets ``-dq``.
+    """
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(source))
+    graph = model.graph
+    initializers = {i.name: i for i in graph.initializer}
+    producer = {output: node for node in graph.node for output in node.output}
+    rewired: dict[str, str] = {}
+    dropped: set[int] = set()
+    weights = []
+    for node in graph.node:
+        if node.op_type != "DequantizeLinear":
+            continue
+        if node.input[0] in initializers:
+            q = numpy_helper.to_array(initializers[node.input[0]]).astype(np.float64)
+            scale = numpy_helper.to_array(initializers[node.input[1]]).astype(np.float64)
+            zero = (
+                numpy_helper.to_array(initializers[node.input[2]]).astype(np.float64)
+                if len(node.input) > 2 and node.input[2]
+                else np.zeros_like(scale)
+            )
+            if scale.ndim == 1 and scale.size > 1:  # per channel, along the node's axis
+                axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+                shape = [1] * q.ndim
+                shape[axis] = -1
+                scale, zero = scale.reshape(shape), zero.reshape(shape)
+            weights.append(numpy_helper.from_array(((q - zero) * scale).astype(np.float32), node.output[0]))
+        else:
+            quantize = producer[node.input[0]]
+            if quantize.op_type != "QuantizeLinear":
+                raise ValueError(f"{node.name}: dequantises {quantize.op_type}, not a QuantizeLinear")
+            rewired[node.output[0]] = quantize.input[0]
+            dropped.add(id(quantize))
+        dropped.add(id(node))
+    nodes = [node for node in graph.node if id(node) not in dropped]
+    for node in nodes:
+        for i, name in enumerate(node.input):
+            node.input[i] = rewired.get(name, name)
+    used = {name for node in nodes for name in node.input}
+    kept = [i for i in graph.initializer if i.name in used] + [w for w in weights if w.name in used]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    for entry in model.metadata_props:
+        if entry.key == "rxlab_version":
+            entry.value = f"{entry.value}-dq"
+    onnx.checker.check_model(model)
+    onnx.save(model, str(target))
+
+
 def quantise(source: Path, target: Path, *, images: Sequence[Path], size: int) -> None:
-    """Write the int8 (QDQ) model of ``source`` to ``target``, calibrated on ``images``; metadata kept."""
+    """Write the int8 (QDQ, 7-bit weights) model of ``source`` to ``target``, calibrated on ``images``."""
     import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -58,7 +124,7 @@ def quantise(source: Path, target: Path, *, images: Sequence[Path], size: int) -
     )
     from PIL import Image
 
-    from services.detector.model import letterbox
+    from services.detector.model import WEIGHT_BITS, letterbox
 
     class Pages(CalibrationDataReader):  # type: ignore[misc]
         def __init__(self) -> None:
@@ -80,6 +146,7 @@ def quantise(source: Path, target: Path, *, images: Sequence[Path], size: int) -
         per_channel=True,
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
+        reduce_range=True,
         nodes_to_exclude=float_nodes([node.name for node in model.graph.node]),
         calibrate_method=CalibrationMethod.MinMax,
     )
@@ -88,6 +155,7 @@ def quantise(source: Path, target: Path, *, images: Sequence[Path], size: int) -
     for entry in model.metadata_props:
         value = f"{entry.value}-int8" if entry.key == "rxlab_version" else entry.value
         quantised.metadata_props.add(key=entry.key, value=value)
+    quantised.metadata_props.add(key=WEIGHT_BITS, value="7")  # the service then runs the fused kernels everywhere
     onnx.save(quantised, str(target))
 
 
@@ -121,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=FLOAT_MODEL, help="the float ONNX export")
+    parser.add_argument("--from-int8", type=Path, help="re-quantise this int8 (QDQ) model instead (dequantised first)")
     parser.add_argument("--data", type=Path, default=REPO / "data" / "detector")
     parser.add_argument("--corpus", type=Path, default=REPO / "data" / "corpus")
     parser.add_argument("--out", type=Path, default=REPO / "models" / "detector")
@@ -128,29 +197,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tolerance", type=float, default=0.01, help="val mAP50-95 the int8 model may lose")
     args = parser.parse_args(argv)
     images = args.data / "images" / "train"
-    if not args.model.is_file() or not images.is_dir():
-        print(f"need {args.model} and {images}: run `make train-detector`", file=sys.stderr)
+    source = args.from_int8 or args.model
+    if not source.is_file() or not images.is_dir():
+        print(f"need {source} and {images}: run `make train-detector`", file=sys.stderr)
         return 2
     record_path = args.out / "training.json"
     record = json.loads(record_path.read_text(encoding="utf-8"))
     chosen_images = calibration_images(images, args.every)
     with tempfile.TemporaryDirectory() as work:
+        if args.from_int8:
+            args.model = Path(work) / "detector-dequantised.onnx"
+            dequantise(args.from_int8, args.model)
         int8 = Path(work) / "detector-int8.onnx"
         quantise(args.model, int8, images=chosen_images, size=int(record["imgsz"]))
         scores = {"float": val_scores(args.model, args.corpus), "int8": val_scores(int8, args.corpus)}
         kept = {name: sum(s[c]["all"]["map50_95"] for c in s) / len(s) for name, s in scores.items()}
         shipped = "int8" if kept["int8"] >= kept["float"] - args.tolerance else "float"
         shutil.copyfile(int8 if shipped == "int8" else args.model, args.out / "detector.onnx")
+        float_bytes = args.model.stat().st_size
+    previous = record.get("quantisation") if args.from_int8 else None
     record["quantisation"] = {
-        "command": "make quantize-detector",
-        "method": "onnxruntime quantize_static, QDQ, int8 weights per channel, uint8 activations, min-max",
+        "command": (
+            f"python -m training.detector.quantize --from-int8 {args.from_int8}"
+            if args.from_int8
+            else "make quantize-detector"
+        ),
+        "float_model": "the dequantised int8 model" if args.from_int8 else "the float export of make train-detector",
+        "method": (
+            "onnxruntime quantize_static, QDQ, int8 weights per channel in 7 bits (reduce_range), uint8 activations, "
+            "min-max"
+        ),
         "float_nodes": "head box decoding and the last convolution of each head branch",
         "calibration_pages": len(chosen_images),
         "val_map50_95_mean_of_conditions": {name: round(value, 4) for name, value in kept.items()},
         "val": scores,
         "tolerance": args.tolerance,
         "shipped": shipped,
-        "float_file_bytes": args.model.stat().st_size,
+        "float_file_bytes": float_bytes,
+        **({"re_quantised": previous} if previous else {}),
     }
     record["file_bytes"] = (args.out / "detector.onnx").stat().st_size
     record_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

@@ -46,20 +46,27 @@ def test_whole_page_detector_returns_the_page() -> None:
     assert get_detector("whole-page") is get_detector("whole-page")
 
 
-def test_shipped_yolo_model_finds_regions_of_its_classes_on_a_sample() -> None:
+@pytest.mark.parametrize("vnni", [True, False], ids=["vnni", "no-vnni"])
+def test_shipped_yolo_model_finds_regions_of_its_classes_on_a_sample(
+    vnni: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import services.detector.model
     from services.detector.model import YoloOnnxDetector
     from shared.settings import Settings
     from tests.conftest import SAMPLES
     from training.detector.dataset import CLASSES
 
+    # What the CPU is said to have only picks the execution; the 7-bit weights run the fused kernels either way.
+    monkeypatch.setattr(services.detector.model, "int8_dot_product", lambda: vnni)
     detector = YoloOnnxDetector(Settings().models_dir / "detector" / "detector.onnx")
+    assert detector.fused
     assert detector.classes == list(CLASSES)
     assert detector.version.startswith("yolo-detector-")
     page = Image.open(SAMPLES / "rx-india-clean" / "original.png").convert("RGB")
     regions = detector.detect_page(page)
     assert regions, "the sample prescription has a header, a patient block and medication lines"
     found = [r.cls for r in regions]
-    # Int8 kernels that saturate (no VNNI, fused QDQ) found a single header box on pages like this one.
+    # Int8 kernels that saturate (no VNNI, fused QDQ, 8-bit weights) found a single header box on pages like this one.
     assert {"patient", "prescriber"} <= set(found) and found.count("medication_line") >= 2, found
     assert {r.cls for r in regions} <= set(CLASSES)
     for r in regions:
@@ -104,6 +111,17 @@ def test_shipped_detector_is_the_int8_quantisation_and_says_so_in_its_version() 
         record["file_bytes"] == (folder / "detector.onnx").stat().st_size < record["quantisation"]["float_file_bytes"]
     )
     assert YoloOnnxDetector(folder / "detector.onnx").version.endswith("-int8")
+    assert "7 bits (reduce_range)" in record["quantisation"]["method"]
+
+
+def test_fused_kernels_need_vnni_or_seven_bit_weights() -> None:
+    from services.detector.model import WEIGHT_BITS, fused_kernels
+
+    assert fused_kernels({WEIGHT_BITS: "7"}, vnni=False)
+    assert fused_kernels({WEIGHT_BITS: "7"}, vnni=True)
+    assert fused_kernels({}, vnni=True)
+    # 8-bit weights (the marks of a model quantised before 2026-12-06) saturate the AVX2 kernels: exact execution.
+    assert not fused_kernels({"rxlab_version": "20261204-int8"}, vnni=False)
 
 
 def test_int8_dot_product_reads_the_cpu_flags(tmp_path: Path) -> None:
