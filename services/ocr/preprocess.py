@@ -86,7 +86,9 @@ def skew_angle(gray: Gray) -> float:
     best, best_angle = -1.0, 0.0
     for angle in np.arange(-MAX_SKEW, MAX_SKEW + SKEW_STEP / 2, SKEW_STEP):
         matrix = cv2.getRotationMatrix2D((width / 2, height / 2), float(angle), 1.0)
-        profile = cv2.warpAffine(small, matrix, (width, height)).sum(axis=1, dtype=np.float64)
+        turned = cv2.warpAffine(small, matrix, (width, height))
+        # Row sums in int32 (exact: at most 255 × width), then float64: the profile numpy's float64 sum gave, faster.
+        profile = cv2.reduce(turned, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.float64)
         sharpness = float(np.sum(np.diff(profile) ** 2))
         if sharpness > best:
             best, best_angle = sharpness, float(angle)

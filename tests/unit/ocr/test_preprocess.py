@@ -48,6 +48,27 @@ def test_skew_angle_finds_the_rotation_that_levels_the_rows(angle: float) -> Non
     assert skew_angle(turned) == pytest.approx(-angle, abs=0.3)
 
 
+def test_skew_search_scores_every_angle_as_the_float64_row_sums_did() -> None:
+    from services.ocr import preprocess
+
+    def reference(gray: np.ndarray) -> float:  # the search before its row sums moved to cv2.reduce (2026-12-06)
+        ink = cv2.threshold(255 - gray, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
+        small = cv2.resize(ink, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+        height, width = small.shape
+        scores = []
+        for angle in np.arange(-preprocess.MAX_SKEW, preprocess.MAX_SKEW + preprocess.SKEW_STEP / 2, 0.25):
+            matrix = cv2.getRotationMatrix2D((width / 2, height / 2), float(angle), 1.0)
+            profile = cv2.warpAffine(small, matrix, (width, height)).sum(axis=1, dtype=np.float64)
+            scores.append((float(np.sum(np.diff(profile) ** 2)), -len(scores), float(angle)))
+        return max(scores)[2]  # the first of the sharpest, as skew_angle keeps it
+
+    # A wide page, so that a row's sum (up to 255 × width) overflows anything narrower than int32.
+    wide = np.asarray(cv2.resize(_page(), (4200, 700), interpolation=cv2.INTER_AREA), dtype=np.uint8)
+    for angle in (-3.3, 0.0, 1.1, 4.6):
+        turned, _ = _turned(wide, angle)
+        assert skew_angle(turned) == reference(turned)
+
+
 def test_a_level_page_is_left_as_it_is() -> None:
     prepared = prepare(_page())
     assert prepared.angle == 0.0
