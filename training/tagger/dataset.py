@@ -38,7 +38,7 @@ from training.tagger.align import label_ocr_line
 ENGINES = ("tesseract-page", "tesseract-page-prepared")
 EXTRA_SPLIT = "train-extra"
 #: How many extra degraded train-template documents ``train-extra`` draws (the corpus's train split has 400).
-EXTRA_DOCUMENTS = 400
+EXTRA_DOCUMENTS = 800
 
 
 def truth_records(truth: dict[str, Any]) -> Iterator[dict[str, Any]]:
