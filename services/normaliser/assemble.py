@@ -370,7 +370,7 @@ def review_reasons(
     for index, lab in enumerate(lab_results, start=1):
         if lab.test.loinc is None:
             reasons.append(f"lab result {index}: no confident LOINC match")
-        if lab.value is None and not lab.value_text:
+        if lab.value is None and not labvalues.parse_value(text=lab.value_text).readable:
             reasons.append(f"lab result {index}: no value read")
     if document_type != "unknown" and not medications and not lab_results:
         reasons.append("no medication or lab result found")

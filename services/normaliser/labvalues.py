@@ -73,6 +73,11 @@ class LabValue:
     qualitative: str | None = None
     flag: Literal["H", "L"] | None = None
 
+    @property
+    def readable(self) -> bool:
+        """Whether a result was read: a number, a censored limit (``<0.5``) or a qualitative word (``NEGATIVE``)."""
+        return self.value is not None or self.limit is not None or self.qualitative is not None
+
 
 @dataclass(frozen=True, slots=True)
 class Unit:

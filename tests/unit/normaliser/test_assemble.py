@@ -206,3 +206,46 @@ def test_an_interrupted_row_is_calibrated_apart_and_goes_to_review(
     whole = _lab_line("HDL 57 mg/dL", ("TEST", "HDL"), ("VALUE", "57"), ("UNIT", "mg/dL"))
     _, _, match = lab_match(whole, vocabulary=index)
     assert match is not None and match.method == "exact"
+
+
+@pytest.mark.parametrize(
+    ("printed", "readable"),
+    [("12.5", True), ("1,200 H", True), ("<0.5", True), ("NEGATIVE", True), ("I", False), ("", False), ("mg", False)],
+)
+def test_a_result_reads_as_a_number_a_censored_limit_or_a_qualitative_word(printed: str, readable: bool) -> None:
+    from services.normaliser.labvalues import parse_value
+
+    assert parse_value(text=printed).readable is readable
+
+
+@pytest.mark.parametrize(
+    "spans",
+    [
+        (("TEST", "Serum Chol"), ("VALUE", "I")),  # OCR split the row: its value went to the next line
+        (("TEST", "Serum Chol"),),
+    ],
+)
+def test_a_row_without_a_readable_result_goes_to_review(
+    index: VocabularyIndex, calibration: Calibration, spans: tuple[tuple[str, str], ...]
+) -> None:
+    from services.normaliser.assemble import lab_result, review_reasons
+
+    half = lab_result(_lab_line("i: Serum Chol I", *spans), vocabulary=index, calibration=calibration, sex=None)
+    assert half.value is None
+    assert "lab result 1: no value read" in review_reasons([], [half], "lab_report")
+    whole = _lab_line("Serum Chol 148 mg/dl", ("TEST", "Serum Chol"), ("VALUE", "148"), ("UNIT", "mg/dl"))
+    lab = lab_result(whole, vocabulary=index, calibration=calibration, sex=None)
+    assert lab.value == 148
+    assert review_reasons([], [lab], "lab_report") == []
+
+
+@pytest.mark.parametrize("printed", ["NEGATIVE", "TRACE", "<0.5"])
+def test_a_qualitative_or_censored_result_is_a_value_read(
+    index: VocabularyIndex, calibration: Calibration, printed: str
+) -> None:
+    from services.normaliser.assemble import lab_result, review_reasons
+
+    row = _lab_line(f"Serum Chol {printed}", ("TEST", "Serum Chol"), ("VALUE", printed))
+    lab = lab_result(row, vocabulary=index, calibration=calibration, sex=None)
+    assert lab.value is None
+    assert not any("no value read" in reason for reason in review_reasons([], [lab], "lab_report"))
