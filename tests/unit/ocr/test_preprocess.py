@@ -69,6 +69,43 @@ def test_skew_search_scores_every_angle_as_the_float64_row_sums_did() -> None:
         assert skew_angle(turned) == reference(turned)
 
 
+def _light_reference(gray: np.ndarray) -> np.ndarray:
+    """The light normalisation before it worked on (gray, paper) pairs (2026-12-06): float32 images of the page."""
+    from services.ocr import preprocess
+
+    quiet = cv2.medianBlur(gray, 3)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (preprocess.LIGHT_KERNEL, preprocess.LIGHT_KERNEL))
+    paper = cv2.GaussianBlur(cv2.morphologyEx(quiet, cv2.MORPH_CLOSE, kernel), (0, 0), 8)
+    ratio = gray.astype(np.float32) / np.maximum(paper.astype(np.float32), 1.0)
+    ink = min(float(np.percentile(ratio, preprocess.INK_PERCENTILE)), preprocess.PAPER_SHARE - 0.2)
+    share = preprocess.PAPER_SHARE
+    return np.asarray(np.clip((ratio - ink) / (share - ink) * 255.0, 0, 255), dtype=np.uint8)
+
+
+def test_light_normalisation_gives_the_bytes_the_float_images_gave() -> None:
+    rng = np.random.default_rng(5)
+    page = _page().astype(np.float32)
+    light = np.linspace(0.45, 1.0, page.shape[1], dtype=np.float32)[None, :]
+    shaded = np.clip(page * light + rng.normal(0, 12, page.shape), 0, 255).astype(np.uint8)
+    faint = np.asarray(170 + _page() * (60 / 255), dtype=np.uint8)  # grey ink on grey paper
+    blank = np.full((300, 400), 233, dtype=np.uint8)  # no ink: the percentile falls between equal ratios
+    for gray in (_page(), shaded, faint, blank, rng.integers(0, 256, (97, 131), dtype=np.uint8)):
+        assert np.array_equal(normalise_light(gray), _light_reference(gray))
+
+
+def test_the_ratio_percentile_is_numpys_of_the_ratios_themselves() -> None:
+    from services.ocr.preprocess import ratio_percentile
+
+    rng = np.random.default_rng(11)
+    for size in (1, 2, 3, 7, 50, 101, 499):  # small: the two order statistics differ and are interpolated
+        for _ in range(40):
+            gray, paper = rng.integers(0, 256, (2, size), dtype=np.uint8)
+            ratio = gray.astype(np.float32) / np.maximum(paper.astype(np.float32), 1.0)
+            counts = np.bincount((gray.astype(np.uint16) << 8) | paper, minlength=65536)
+            for percentile in (1.0, 37.5, 50.0, 99.0):
+                assert ratio_percentile(counts, percentile) == float(np.percentile(ratio, percentile))
+
+
 def test_a_level_page_is_left_as_it_is() -> None:
     prepared = prepare(_page())
     assert prepared.angle == 0.0
