@@ -8,7 +8,8 @@ rate of Tesseract on the corpus' validation pages (never the test split), varian
   threshold lost whole rows, and the page's speckle came out as dark as its ink. The ratio is therefore stretched:
   the darkest 1 % of the page becomes black, a pixel at 90 % of its paper's brightness or more becomes white (noise
   and specks of light grey vanish with the paper);
-- deskew levels the rows (scans are turned up to 5°);
+- deskew levels the rows (scans are turned up to 5°): the angle, every 0.25° within ±6°, whose row profile of ink
+  is sharpest;
 - a page narrower than 1300 px (A4 at 150 dpi or less) is read at twice its size: at 100–150 dpi body text is too
   small for Tesseract's models.
 
@@ -31,7 +32,7 @@ import numpy.typing as npt
 Gray = npt.NDArray[np.uint8]
 
 #: Named in the OCR engine's version (provenance): change it with any step or constant here.
-PREPROCESS_VERSION = "light41-stretch1-90-deskew6-up1300"
+PREPROCESS_VERSION = "light41-stretch1-90-deskew6proj-up1300"
 #: Side of the closing that estimates the paper's brightness: wider than a character stroke, narrower than a shadow.
 LIGHT_KERNEL = 41
 #: Rotations tried when deskewing (degrees, counter-clockwise positive, as OpenCV's).
@@ -104,17 +105,34 @@ def ratio_percentile(counts: npt.NDArray[np.int64], percentile: float) -> float:
 
 
 def skew_angle(gray: Gray) -> float:
-    """The rotation (degrees) that levels the text rows: the one whose row profile of ink is sharpest."""
+    """The rotation (degrees) that levels the text rows: the one whose row profile of ink is sharpest.
+
+    The ink (Otsu threshold, half size) is not turned as an image for each angle: its pixels' centres are turned
+    about the page's centre as OpenCV's rotation matrix turns them, those that leave the frame are dropped, and each
+    adds its ink to the two rows its turned height falls between (linear weights), as the rows of the turned image
+    would hold it. This picked the angle of the former search (``cv2.warpAffine`` of the ink per angle) on 1,052 of
+    1,053 train, calib and val pages, the other a step away, in about 40 % of its time (2026-12-06).
+    """
     ink = cv2.threshold(255 - gray, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
     small = cv2.resize(ink, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
     height, width = small.shape
+    rows, columns = np.nonzero(small)
+    weight = small[rows, columns].astype(np.float32)
+    x = columns.astype(np.float32) - np.float32(width / 2)
+    y = rows.astype(np.float32) - np.float32(height / 2)
     best, best_angle = -1.0, 0.0
     for angle in np.arange(-MAX_SKEW, MAX_SKEW + SKEW_STEP / 2, SKEW_STEP):
-        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), float(angle), 1.0)
-        turned = cv2.warpAffine(small, matrix, (width, height))
-        # Row sums in int32 (exact: at most 255 × width), then float64: the profile numpy's float64 sum gave, faster.
-        profile = cv2.reduce(turned, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.float64)
-        sharpness = float(np.sum(np.diff(profile) ** 2))
+        turn = np.deg2rad(angle)
+        cos, sin = np.float32(np.cos(turn)), np.float32(np.sin(turn))
+        turned_y = cos * y - sin * x + np.float32(height / 2)
+        turned_x = cos * x + sin * y + np.float32(width / 2)
+        inside = (turned_x >= 0) & (turned_x < width) & (turned_y >= 0) & (turned_y < height - 1)
+        at, ink_at = turned_y[inside], weight[inside]
+        row = at.astype(np.intp)  # floor: every height kept is ≥ 0
+        below = ink_at * (at - row)
+        profile = np.bincount(row, ink_at - below, minlength=height + 1)
+        profile[1:] += np.bincount(row, below, minlength=height + 1)[:-1]
+        sharpness = float(np.sum(np.diff(profile[:height]) ** 2))
         if sharpness > best:
             best, best_angle = sharpness, float(angle)
     return best_angle

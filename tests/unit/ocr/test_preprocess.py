@@ -48,10 +48,10 @@ def test_skew_angle_finds_the_rotation_that_levels_the_rows(angle: float) -> Non
     assert skew_angle(turned) == pytest.approx(-angle, abs=0.3)
 
 
-def test_skew_search_scores_every_angle_as_the_float64_row_sums_did() -> None:
+def test_the_projected_search_picks_the_angle_that_turning_the_ink_image_did() -> None:
     from services.ocr import preprocess
 
-    def reference(gray: np.ndarray) -> float:  # the search before its row sums moved to cv2.reduce (2026-12-06)
+    def reference(gray: np.ndarray) -> float:  # the search before it projected the ink's pixels (2026-12-06)
         ink = cv2.threshold(255 - gray, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
         small = cv2.resize(ink, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
         height, width = small.shape
@@ -62,11 +62,13 @@ def test_skew_search_scores_every_angle_as_the_float64_row_sums_did() -> None:
             scores.append((float(np.sum(np.diff(profile) ** 2)), -len(scores), float(angle)))
         return max(scores)[2]  # the first of the sharpest, as skew_angle keeps it
 
-    # A wide page, so that a row's sum (up to 255 × width) overflows anything narrower than int32.
+    # A wide page, and one whose rows run off its edges when turned (the turned pixels outside the frame drop out).
     wide = np.asarray(cv2.resize(_page(), (4200, 700), interpolation=cv2.INTER_AREA), dtype=np.uint8)
-    for angle in (-3.3, 0.0, 1.1, 4.6):
-        turned, _ = _turned(wide, angle)
-        assert skew_angle(turned) == reference(turned)
+    tight = np.asarray(_page()[80:480, 40:1000], dtype=np.uint8)
+    for page in (_page(), wide, tight):
+        for angle in (-5.2, -3.3, 0.0, 0.6, 1.1, 4.6):
+            turned, _ = _turned(page, angle)
+            assert skew_angle(turned) == reference(turned)
 
 
 def _light_reference(gray: np.ndarray) -> np.ndarray:
