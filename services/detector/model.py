@@ -125,9 +125,12 @@ def fused_kernels(metadata: Mapping[str, str], *, vnni: bool) -> bool:
     bits): on an AVX2-only EPYC such a model found one box on a page with eight. Such a model then runs with basic
     graph optimisation, which computes the Quantize/Dequantize nodes as written, in float: exact, slower. Models
     whose weights use 7 bits (``WEIGHT_BITS``, `make quantize-detector` since 2026-12-06) cannot saturate and always
-    run fused.
+    run fused. A float model (its version, stamped by ``make train-detector``, without ``-int8``) has no int8 kernels
+    and always runs with every optimisation; one without a version is taken to be quantised.
     """
-    return vnni or metadata.get(WEIGHT_BITS) == "7"
+    version = metadata.get("rxlab_version")
+    quantised = version is None or version.endswith("-int8")
+    return vnni or not quantised or metadata.get(WEIGHT_BITS) == "7"
 
 
 class YoloOnnxDetector:

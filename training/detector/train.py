@@ -35,8 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=REPO / "data" / "detector")
     parser.add_argument("--out", type=Path, default=REPO / "models" / "detector")
     parser.add_argument("--model", default="yolov8n.yaml", help="ultralytics model yaml (built from scratch)")
-    parser.add_argument("--imgsz", type=int, default=640)
-    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument(
+        "--reg-max",
+        type=int,
+        default=32,
+        help="DFL bins of the box head (16 cap a box side at 15 strides from its anchor: lines 240 px wide)",
+    )
+    parser.add_argument("--imgsz", type=int, default=512)
+    parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--train-pages", type=int, default=100_000, help="at most this many (default: all)")
     parser.add_argument("--val-pages", type=int, default=60)
@@ -70,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     # ultralytics resets torch to os.cpu_count() - 1 threads when it selects the CPU: one thread on 2 cores.
     ultralytics.utils.torch_utils.NUM_THREADS = args.threads
 
-    model = YOLO(args.model)
     runs = REPO / "var" / "detector-runs"
+    model = YOLO(str(_model_yaml(args.model, reg_max=args.reg_max, out=runs)))
     model.train(
         data=str(data),
         epochs=args.epochs,
@@ -105,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         "version": version,
         "command": "make train-detector",
         "model": args.model,
+        "reg_max": args.reg_max,
         "imgsz": args.imgsz,
         "epochs": args.epochs,
         "batch": args.batch,
@@ -122,6 +129,28 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "training.json").write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record, indent=2))
     return 0
+
+
+def _model_yaml(name: str, *, reg_max: int, out: Path) -> Path:
+    """The ultralytics model yaml ``name`` with ``reg_max`` DFL bins, written under ``out``.
+
+    A box side is predicted as a distribution over ``reg_max`` bins of one stride each, so it can reach at most
+    ``reg_max - 1`` strides from its anchor. Thin boxes (lines 8-12 px high at 640 px) are predicted from the stride-8
+    level, where ultralytics' default 16 bins cap a box at 2 x 15 x 8 = 240 px wide: every medication line and lab
+    row wider than that came out 240 px wide. The file keeps the scale letter in its name (``yolov8n-reg32.yaml``).
+    """
+    from ultralytics.nn.tasks import yaml_model_load
+
+    config = yaml_model_load(name)
+    config["reg_max"] = reg_max
+    for key in ("yaml_file", "scale"):
+        config.pop(key, None)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{Path(name).stem}-reg{reg_max}.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
 
 
 def _stamp(path: Path, *, version: str) -> None:
