@@ -139,16 +139,15 @@ def _model_yaml(name: str, *, reg_max: int, out: Path) -> Path:
     level, where ultralytics' default 16 bins cap a box at 2 x 15 x 8 = 240 px wide: every medication line and lab
     row wider than that came out 240 px wide. The file keeps the scale letter in its name (``yolov8n-reg32.yaml``).
     """
+    import yaml
     from ultralytics.nn.tasks import yaml_model_load
 
     config = yaml_model_load(name)
     config["reg_max"] = reg_max
-    for key in ("yaml_file", "scale"):
+    for key in ("yaml_file", "scale"):  # set again by ultralytics from the file it loads
         config.pop(key, None)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{Path(name).stem}-reg{reg_max}.yaml"
-    import yaml
-
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
