@@ -3,6 +3,12 @@
 Loaded once per worker process (:func:`get_model`); one call tags every line of a document in length-sorted
 batches. A word's tag is the arg-max on its first sub-token, its confidence that tag's softmax probability; an
 entity's confidence is the lowest of its words'. No torch at serving time.
+
+The model sees one line at a time, so on a garbled line it cannot tell a lab report from a prescription ("Seren 2
+mee" read as a drug and its strength on a lab page). Once the document's type is known, :meth:`TokenTagger.retag`
+decodes every word again with the other type's labels weighted by :data:`FOREIGN_WEIGHT` (a prior: a word takes
+such a label only where the model is far surer of it than of anything this type prints) and the probabilities
+renormalised, so a word's confidence stays a probability. No second model run: the word's probabilities are kept.
 """
 
 from __future__ import annotations
@@ -10,11 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
@@ -24,12 +31,28 @@ MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "tagger"
 MAX_TOKENS = 96
 BATCH = 4  # lines sorted by sub-token count; make bench: 2.45 ms/line (3.2 at 8 lines sorted by word count)
 
+#: The labels only one document type prints (the corpus: no prescription line carries a lab label, nor a lab report
+#: a medication label); patient, prescriber, date and registration labels belong to both.
+TYPE_LABELS: dict[str, frozenset[str]] = {
+    "prescription": frozenset(
+        {"DRUG", "STRENGTH", "FORM", "ROUTE", "DOSE", "FREQUENCY", "DURATION", "QUANTITY", "REFILLS", "INSTRUCTION"}
+    ),
+    "lab_report": frozenset({"TEST", "VALUE", "UNIT", "REF_RANGE", "FLAG"}),
+}
+#: The prior weight of another document type's labels once the type is known. Chosen on val (docs/evaluation.md):
+#: every weight from 0.3 down to 0 gave the same best micro F1 there; the weakest of them keeps most of the model's
+#: own judgement (a prescription line the model is sure is a test, "Vit D3 60000 IU", stays one).
+FOREIGN_WEIGHT = 0.3
+
 
 @dataclass(frozen=True, slots=True)
 class TaggedWord:
     text: str
     tag: str
     confidence: float
+    #: The model's probability of every tag (``TokenTagger.tags`` order) on the word's first sub-token; None for a
+    #: word past the model's window.
+    probs: npt.NDArray[np.float32] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,18 +82,26 @@ class TokenTagger:
         self.tokenizer.no_truncation()
         self.tags: list[str] = json.loads((model_dir / "labels.json").read_text())
         self._outside = self.tags.index("O")
+        self._priors = {kind: self._prior(kind) for kind in TYPE_LABELS}
+
+    def _prior(self, document_type: str) -> npt.NDArray[np.float32]:
+        """Per tag: :data:`FOREIGN_WEIGHT` for the labels only other document types print, else 1."""
+        foreign = set().union(*(labels for kind, labels in TYPE_LABELS.items() if kind != document_type))
+        return np.array([FOREIGN_WEIGHT if tag[2:] in foreign else 1.0 for tag in self.tags], dtype=np.float32)
 
     @cached_property
     def version(self) -> str:
-        """``minilm-tagger-<first 12 hex of the model file's sha256>``."""
+        """``minilm-tagger-<first 12 hex of the model file's sha256>-typeprior<FOREIGN_WEIGHT>``: the file and how
+        its tags are decoded (provenance)."""
         digest = hashlib.sha256((self.model_dir / "tagger.onnx").read_bytes()).hexdigest()
-        return f"minilm-tagger-{digest[:12]}"
+        return f"minilm-tagger-{digest[:12]}-typeprior{FOREIGN_WEIGHT:g}"
 
-    def tag(self, lines: Sequence[Sequence[str]]) -> list[list[TaggedWord]]:
+    def tag(self, lines: Sequence[Sequence[str]], *, document_type: str | None = None) -> list[list[TaggedWord]]:
         """Tag every line (a sequence of words); lines are batched by their number of sub-tokens.
 
         Args:
             lines: The words of each line.
+            document_type: ``prescription`` or ``lab_report`` when known (:meth:`retag`); else no prior.
 
         Returns:
             One list of tagged words per line, in the input order (words past the model's window are ``O``, 0.0).
@@ -89,7 +120,20 @@ class TokenTagger:
             tagged = self._tag_batch([list(lines[i]) for i in group], [encodings[i] for i in group])
             for i, words in zip(group, tagged, strict=True):
                 results[i] = words
-        return results
+        return self.retag(results, document_type) if document_type else results
+
+    def retag(self, lines: Sequence[Sequence[TaggedWord]], document_type: str) -> list[list[TaggedWord]]:
+        """The lines decoded again knowing the document's type (module docstring); unchanged for another type.
+
+        Args:
+            lines: Tagged lines from :meth:`tag` (their words' probabilities kept).
+            document_type: ``prescription``, ``lab_report``, or anything else (``unknown``: no prior).
+
+        Returns:
+            The lines with each word's tag and confidence under the type's prior.
+        """
+        prior = self._priors.get(document_type)
+        return [self._decode([w.text for w in line], [w.probs for w in line], prior) for line in lines]
 
     def _tag_batch(self, lines: list[list[str]], encodings: list[Encoding]) -> list[list[TaggedWord]]:
         width = min(MAX_TOKENS, max(len(e.ids) for e in encodings))
@@ -109,16 +153,36 @@ class TokenTagger:
             for position, word in enumerate(enc.word_ids[: width - 1]):
                 if word is not None and word not in first:
                     first[word] = position
-            word_probs = [probs[row, first[k]] if k in first else None for k in range(len(words))]
-            tags = [self.tags[int(p.argmax())] if p is not None else "O" for p in word_probs]
-            out = []
-            for text, tag, raw, p in zip(words, trim_separators(words, tags), tags, word_probs, strict=True):
-                # A separator trimmed off an entity is O with the model's probability of O; a B- that took over
-                # from a trimmed first word keeps the confidence the model had in the word's label.
-                confidence = 0.0 if p is None else float(p[self._outside] if tag == "O" != raw else p.max())
-                out.append(TaggedWord(text, tag, confidence))
-            tagged.append(out)
+            tagged.append(
+                self._decode(words, [probs[row, first[k]] if k in first else None for k in range(len(words))])
+            )
         return tagged
+
+    def _decode(
+        self,
+        words: Sequence[str],
+        word_probs: Sequence[npt.NDArray[np.float32] | None],
+        prior: npt.NDArray[np.float32] | None = None,
+    ) -> list[TaggedWord]:
+        """Each word's arg-max tag (under ``prior``, renormalised), separators trimmed off entities, with its
+        confidence; the word keeps the model's own probabilities, so decoding again never compounds a prior."""
+        present = [(k, p) for k, p in enumerate(word_probs) if p is not None]
+        chosen: list[npt.NDArray[np.float32] | None] = [None] * len(words)
+        if present:
+            matrix = np.stack([p for _, p in present])
+            if prior is not None:
+                matrix = matrix * prior
+                matrix /= matrix.sum(axis=1, keepdims=True)
+            for (k, _), row in zip(present, matrix, strict=True):
+                chosen[k] = row
+        tags = [self.tags[int(p.argmax())] if p is not None else "O" for p in chosen]
+        out = []
+        for text, tag, raw, p, own in zip(words, trim_separators(words, tags), tags, chosen, word_probs, strict=True):
+            # A separator trimmed off an entity is O with the model's probability of O; a B- that took over
+            # from a trimmed first word keeps the confidence the model had in the word's label.
+            confidence = 0.0 if p is None else float(p[self._outside] if tag == "O" != raw else p.max())
+            out.append(TaggedWord(text, tag, confidence, own))
+        return out
 
 
 def entity_spans(words: Sequence[TaggedWord]) -> list[Span]:

@@ -2,16 +2,17 @@
 
 preprocess: the non-empty OCR lines, split into words; infer: the token classifier (:mod:`services.tagger.model`),
 one batched call per document; postprocess: entities per line, each line's kind from its entities, and the
-document type from the line kinds and cue words.
+document type from the line kinds and cue words (or the one the order named), after which every word is decoded
+again with that type's prior (:meth:`services.tagger.model.TokenTagger.retag`; no second model run).
 """
 
 from __future__ import annotations
 
 import re
 
-from services.tagger.model import Span, entity_spans, get_model
+from services.tagger.model import TYPE_LABELS, Span, TaggedWord, entity_spans, get_model
 from shared.contracts.names import Stage
-from shared.contracts.stages import Entity, OcrOutput, TaggedLine, TagOutput
+from shared.contracts.stages import Entity, OcrOutput, TaggedLine, TagOutput, TextLine
 from shared.stage_runner import StageInput
 from shared.timing import StepTimer
 
@@ -45,25 +46,35 @@ def run(stage_input: StageInput) -> TagOutput:
     with timer.step("preprocess"):
         lines = [line for line in ocr.lines if line.text.strip()]
         words = [line.text.split() for line in lines]
+    requested = stage_input.requested_type
+    known = requested if requested in TYPE_LABELS else None
     with timer.step("infer"):
-        tagged_words = model.tag(words)
+        tagged_words = model.tag(words, document_type=known)
     with timer.step("postprocess"):
-        tagged = []
-        for line, tags in zip(lines, tagged_words, strict=True):
-            spans = entity_spans(tags)
-            tagged.append(
-                TaggedLine(
-                    page=line.page,
-                    text=line.text,
-                    bbox=line.bbox,
-                    kind=line_kind(spans),
-                    entities=[Entity(label=s.label, text=s.text, confidence=s.confidence) for s in spans],
-                    confidence=round(min((t.confidence for t in tags), default=0.0), 4),
-                )
-            )
-        requested = stage_input.requested_type
-        doc_type = requested if requested in {"prescription", "lab_report"} else document_type(tagged)
+        tagged = _lines(lines, tagged_words)
+        doc_type = known or document_type(tagged)
+        if known is None and doc_type in TYPE_LABELS:
+            # The type read from the lines, now a prior on every word (services/tagger/model.py).
+            tagged = _lines(lines, model.retag(tagged_words, doc_type))
     return TagOutput(model_version=model.version, document_type=doc_type, lines=tagged, timings=timer.timings())
+
+
+def _lines(lines: list[TextLine], tagged_words: list[list[TaggedWord]]) -> list[TaggedLine]:
+    """The tagged lines: each OCR line with its entities, kind and weakest word confidence."""
+    tagged = []
+    for line, tags in zip(lines, tagged_words, strict=True):
+        spans = entity_spans(tags)
+        tagged.append(
+            TaggedLine(
+                page=line.page,
+                text=line.text,
+                bbox=line.bbox,
+                kind=line_kind(spans),
+                entities=[Entity(label=s.label, text=s.text, confidence=s.confidence) for s in spans],
+                confidence=round(min((t.confidence for t in tags), default=0.0), 4),
+            )
+        )
+    return tagged
 
 
 def line_kind(spans: list[Span]) -> str:

@@ -142,22 +142,27 @@ def _collect(bucket: dict[str, Any], truth: dict[str, Any], extraction: inproces
         bucket["true_boxes"].append(true_boxes)
         bucket["classes"].update(box.cls for box in true_boxes)
         read = [line for line in ocr.lines if line.page == number]
-        _collect_tags(bucket["tags"], page["lines"], read)
+        _collect_tags(bucket["tags"], page["lines"], read, document_type=extraction.outputs[Stage.TAG].document_type)
         errors, chars = page_errors(page["lines"], read)
         bucket["cer"][0] += errors
         bucket["cer"][1] += chars
 
 
-def _collect_tags(tags: dict[str, tuple[list[Any], list[Any]]], truth_lines: list[Any], read: list[Any]) -> None:
-    """Gold and predicted word tags of one page: the printed lines (truth text) and the OCR lines (aligned gold)."""
+def _collect_tags(
+    tags: dict[str, tuple[list[Any], list[Any]]], truth_lines: list[Any], read: list[Any], *, document_type: str
+) -> None:
+    """Gold and predicted word tags of one page: the printed lines (truth text) and the OCR lines (aligned gold).
+
+    Both are decoded with the prior of the document type the pipeline decided, as the tag stage does.
+    """
     model = get_tagger()
     printed = [[t["text"] for t in line["tokens"]] for line in truth_lines]
-    for line, tagged in zip(truth_lines, model.tag(printed), strict=True):
+    for line, tagged in zip(truth_lines, model.tag(printed, document_type=document_type), strict=True):
         tags["truth"][0].append([t["label"] for t in line["tokens"]])
         tags["truth"][1].append([w.tag for w in tagged])
     ocr_lines = [line for line in read if line.words]
     gold = [label_ocr_line([(w.text, w.bbox) for w in line.words], truth_lines) for line in ocr_lines]
-    for labelled, tagged in zip(gold, model.tag([g.words for g in gold]), strict=True):
+    for labelled, tagged in zip(gold, model.tag([g.words for g in gold], document_type=document_type), strict=True):
         tags["ocr"][0].append(labelled.labels)
         tags["ocr"][1].append([w.tag for w in tagged])
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from services.tagger.model import TaggedWord, entity_spans, get_model
+from services.tagger.model import FOREIGN_WEIGHT, TYPE_LABELS, TaggedWord, entity_spans, get_model
 from services.tagger.pipeline import document_type, line_kind
 from shared.contracts.stages import TaggedLine
 
@@ -97,3 +98,58 @@ def test_a_document_batched_by_sub_token_count_comes_back_in_input_order() -> No
     assert tagged[1] == []
     assert tagged[2][1].tag == "B-DRUG"
     assert tagged[0][0].tag == "B-TEST"
+
+
+def _word(text: str, **probs: float) -> TaggedWord:
+    """A word the model gave these tag probabilities (the rest spread evenly)."""
+    tags = get_model().tags
+    rest = (1.0 - sum(probs.values())) / (len(tags) - len(probs))
+    vector = np.array([probs.get(tag.replace("-", "_"), rest) for tag in tags], dtype=np.float32)
+    return TaggedWord(text, tags[int(vector.argmax())], float(vector.max()), vector)
+
+
+def test_the_document_type_outweighs_a_slim_lead_of_the_other_types_label() -> None:
+    # The model leans to a drug, but on a lab report a test is the likelier reading once the prior applies.
+    assert FOREIGN_WEIGHT < 0.4 / 0.5 and FOREIGN_WEIGHT < 0.3 / 0.6
+    line = [_word("Seren", B_DRUG=0.5, B_TEST=0.4), _word("2", B_STRENGTH=0.6, B_VALUE=0.3)]
+    (lab,) = get_model().retag([line], "lab_report")
+    assert [w.tag for w in lab] == ["B-TEST", "B-VALUE"]
+    assert lab[0].confidence > 0.4  # renormalised: a probability again, above the model's own 0.4
+    (rx,) = get_model().retag([line], "prescription")
+    assert [w.tag for w in rx] == ["B-DRUG", "B-STRENGTH"]
+
+
+def test_a_confident_reading_keeps_its_label_whatever_the_type() -> None:
+    # "Vit D3" is prescribed and tested alike: a label far surer than the type's own survives the prior.
+    line = [_word("Vit", B_TEST=0.95), _word("D3", I_TEST=0.95)]
+    (rx,) = get_model().retag([line], "prescription")
+    assert [w.tag for w in rx] == ["B-TEST", "I-TEST"]
+
+
+def test_retagging_starts_from_the_models_probabilities_each_time() -> None:
+    line = [_word("Seren", B_DRUG=0.5, B_TEST=0.4)]
+    (lab,) = get_model().retag([line], "lab_report")
+    (again,) = get_model().retag([lab], "prescription")
+    (direct,) = get_model().retag([line], "prescription")
+    assert again == direct
+    assert lab[0].probs is line[0].probs
+
+
+def test_an_unknown_type_leaves_the_tags_as_the_model_gave_them() -> None:
+    line = [_word("Seren", B_DRUG=0.5, B_TEST=0.4)]
+    (same,) = get_model().retag([line], "unknown")
+    assert same == line
+
+
+def test_the_type_labels_are_the_models_and_no_label_is_both_types() -> None:
+    labels = {tag[2:] for tag in get_model().tags if tag != "O"}
+    rx, lab = TYPE_LABELS["prescription"], TYPE_LABELS["lab_report"]
+    assert rx | lab <= labels
+    assert not rx & lab
+    assert labels - rx - lab == {"PATIENT_NAME", "AGE_SEX", "DATE", "PRESCRIBER", "REGISTRATION"}
+
+
+def test_tag_with_a_known_type_is_tag_then_retag() -> None:
+    lines = [["Tab", "Dolo", "650", "mg"], ["Serum", "Creatinine", "0.89", "mg/dL"]]
+    model = get_model()
+    assert model.tag(lines, document_type="lab_report") == model.retag(model.tag(lines), "lab_report")
