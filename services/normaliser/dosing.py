@@ -949,10 +949,13 @@ def parse_duration(*, text: str) -> Duration | OpenEndedDuration | None:
 
 # ------------------------------------------------------------------------------------------ quantity, refills
 _PACK = r"tabs?|tablets?|caps?|capsules?|units?|ml|bottles?|strips?|packs?|inhalers?|tubes?"
+#: OCR's usual reading of a lone "1" after "Qty:" ("Qty: | - Refills: 0"); not when a number follows ("Qty | 30",
+#: where it separates).
+_LONE_ONE = r"[|\]](?![\w|\]]|\s*[\d#])"
 _QUANTITY_RES = (
     re.compile(
         rf"(?<![A-Za-z])(?:disp(?:ense)?|qty|quantity)\.?\s*[:=\-]?\s*(?:#|no\.?)?\s*"
-        rf"(?P<n>{_NUM_CORE}|{_WORDS})(?:\s*\(\s*(?P<w>{_WORDS}|{_NUM_CORE})\s*\))?(?:\s*(?:{_PACK})(?![A-Za-z]))?",
+        rf"(?P<n>{_NUM_CORE}|{_LONE_ONE}|{_WORDS})(?:\s*\(\s*(?P<w>{_WORDS}|{_NUM_CORE})\s*\))?(?:\s*(?:{_PACK})(?![A-Za-z]))?",
         re.IGNORECASE,
     ),
     re.compile(rf"(?<![\w#])#\s*(?P<n>{_NUM_CORE})(?:\s*\(\s*(?P<w>{_WORDS})\s*\))?", re.IGNORECASE),
@@ -968,7 +971,8 @@ _REFILLS_RE = re.compile(
 
 
 def _quantity_value(match: re.Match[str], line: _Line) -> float | None:
-    value = _amount(match.group("n"))
+    figure = match.group("n")
+    value = 1.0 if figure in ("|", "]") else _amount(figure)
     words = match.groupdict().get("w")
     spelled = _amount(words) if words else None
     if value is not None and spelled is not None and spelled != value:

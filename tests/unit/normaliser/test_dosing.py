@@ -495,15 +495,22 @@ def test_parse_duration_none(text: str) -> None:
         ("(twenty one)", 21),
         ("(one hundred twenty)", 120),
         ("Disp #3O", 30),  # OCR O for 0
+        ("Qty: | - Refills: 0", 1),  # OCR | for a lone 1
+        ("Qty: ] - Refills: 2", 1),
     ],
 )
 def test_parse_quantity(text: str, quantity: float) -> None:
     assert parse_quantity(text=text) == quantity
 
 
-@pytest.mark.parametrize("text", ["", "Disp", "1 tab", "x 30 days", "Refills 2", "Qty: 0"])
+@pytest.mark.parametrize("text", ["", "Disp", "1 tab", "x 30 days", "Refills 2", "Qty: 0", "Qty: ||", "Qty: | #"])
 def test_parse_quantity_none(text: str) -> None:
     assert parse_quantity(text=text) is None
+
+
+def test_a_bar_before_a_figure_separates_it_is_not_a_one() -> None:
+    assert parse_quantity(text="Qty | 30") != 1
+    assert parse_quantity(text="Qty: |30") != 1
 
 
 @pytest.mark.parametrize(
