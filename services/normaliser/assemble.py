@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -41,6 +41,10 @@ from shared.contracts.stages import TaggedLine
 
 #: Calibrated confidence from which a code is given (below it: no code, and the document goes to review).
 REVIEW_THRESHOLD = 0.9
+#: Mean OCR word confidence of a page below which the document goes to review: what was read may be wrong or missing
+#: beyond what item-level checks see. Chosen on val (docs/evaluation.md): up to 0.8 every document it newly sent to
+#: review had field errors, and no clean page fell below it (their lowest 0.864).
+LEGIBLE_PAGE = 0.8
 _MONTHS = {
     m: i + 1 for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"))
 }
@@ -357,13 +361,20 @@ def _confidence(calibration: Calibration, kind: str, match: DrugMatch | LabTestM
 
 
 def review_reasons(
-    medications: list[Medication], lab_results: list[LabResult], document_type: str, found: Sequence[str] = ()
+    medications: list[Medication],
+    lab_results: list[LabResult],
+    document_type: str,
+    found: Sequence[str] = (),
+    page_confidence: Mapping[int, float] | None = None,
 ) -> list[str]:
     """Why a person should look at this extraction (empty when nothing is uncertain); ``found``: reasons already
-    known (:func:`unique_lab_codes`)."""
+    known (:func:`unique_lab_codes`); ``page_confidence``: each page's mean OCR word confidence (0–1)."""
     reasons = list(found)
     if document_type == "unknown":
         reasons.append("document type not recognised")
+    for page, confidence in sorted((page_confidence or {}).items()):
+        if confidence < LEGIBLE_PAGE:
+            reasons.append(f"page {page}: hard to read (mean OCR confidence {confidence:.2f})")
     for index, item in enumerate(medications, start=1):
         if item.drug.rxnorm is None:
             reasons.append(f"medication {index}: no confident RxNorm match")
@@ -386,9 +397,10 @@ def result(
     lab_results: list[LabResult],
     model_versions: ModelVersions,
     reasons_found: Sequence[str] = (),
+    page_confidence: Mapping[int, float] | None = None,
 ) -> ExtractionResult:
     """The rxlab.extraction/v1 document."""
-    reasons = review_reasons(medications, lab_results, document_type, reasons_found)
+    reasons = review_reasons(medications, lab_results, document_type, reasons_found, page_confidence)
     return ExtractionResult(
         document_id=document_id,
         document_type=document_type,

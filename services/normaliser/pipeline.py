@@ -42,6 +42,14 @@ def get_vocabulary() -> VocabularyIndex:
         return _index
 
 
+def page_confidence(ocr: OcrOutput) -> dict[int, float]:
+    """Each page's mean OCR word confidence (0–1), over the words read on it; pages with no word are left out."""
+    words: dict[int, list[float]] = {}
+    for line in ocr.lines:
+        words.setdefault(line.page, []).extend(word.confidence for word in line.words)
+    return {page: sum(found) / len(found) for page, found in words.items() if found}
+
+
 def warm_up() -> None:
     """Open the vocabulary index and read the match calibration once in this process."""
     get_vocabulary()
@@ -84,5 +92,6 @@ def run(stage_input: StageInput) -> NormaliseOutput:
             lab_results=labs,
             model_versions=versions,
             reasons_found=repeated,
+            page_confidence=page_confidence(ocr),
         )
     return NormaliseOutput(model_version=VERSION, result=result, timings=timer.timings())

@@ -249,3 +249,31 @@ def test_a_qualitative_or_censored_result_is_a_value_read(
     lab = lab_result(row, vocabulary=index, calibration=calibration, sex=None)
     assert lab.value is None
     assert not any("no value read" in reason for reason in review_reasons([], [lab], "lab_report"))
+
+
+def test_a_page_hard_to_read_sends_the_document_to_review() -> None:
+    from services.normaliser.assemble import LEGIBLE_PAGE, review_reasons
+
+    reasons = review_reasons([], [], "lab_report", page_confidence={1: 0.95, 2: LEGIBLE_PAGE - 0.01})
+    assert reasons == [
+        "page 2: hard to read (mean OCR confidence 0.79)",
+        "no medication or lab result found",
+    ]
+    assert review_reasons([], [], "unknown", page_confidence={1: LEGIBLE_PAGE}) == ["document type not recognised"]
+
+
+def test_the_page_confidence_is_the_mean_of_its_words() -> None:
+    from services.normaliser.pipeline import page_confidence
+    from shared.contracts.stages import OcrOutput, TextLine, Word
+    from shared.timing import StepTimer
+
+    def line(page: int, *confidences: float) -> TextLine:
+        words = [Word(text="w", bbox=(0.0, 0.0, 1.0, 1.0), confidence=c) for c in confidences]
+        return TextLine(
+            page=page, text=" ".join("w" for _ in words), bbox=(0.0, 0.0, 1.0, 1.0), confidence=0.5, words=words
+        )
+
+    ocr = OcrOutput(
+        model_version="t", lines=[line(1, 0.9, 0.7), line(1, 0.5), line(2), line(3, 1.0)], timings=StepTimer().timings()
+    )
+    assert page_confidence(ocr) == {1: pytest.approx(0.7), 3: 1.0}
