@@ -1,8 +1,9 @@
 """``make eval``: run the complete in-process pipeline over a corpus split and print the figures.
 
 For clean and degraded pages separately: document-type accuracy, precision/recall/F1 per field, the count of
-confidently wrong codes, OCR character error rate on the detected regions, detector mAP50 / mAP50-95 per class, and
-per-stage latency p50/p95. Writes ``reports/eval.json`` and a chart ``reports/eval.png``.
+confidently wrong codes, how many documents went to review and how many with an error in a checked field
+(:data:`CHECKED_FIELDS`) did not, OCR character error rate on the detected regions, detector mAP50 / mAP50-95 per
+class, and per-stage latency p50/p95. Writes ``reports/eval.json`` and a chart ``reports/eval.png``.
 
 With ``--compare-detector yolo`` (``make eval``'s default while the serving default is the whole page) the split is
 run a second time with that detector, and its mAP, character error rate, field F1 and latency are printed beside
@@ -44,6 +45,10 @@ from training.tagger.metrics import entity_scores
 TAGGER_TARGETS = ("DRUG", "STRENGTH", "FREQUENCY", "DURATION", "TEST", "VALUE", "UNIT")
 
 CONDITIONS = ("clean", "degraded")
+
+#: The fields whose errors matter most to a pharmacist: what the item is and how much. A document with an error in
+#: one of them that did not go to review is an error nobody was asked to catch.
+CHECKED_FIELDS = ("rxnorm_ingredient", "strength", "frequency_per_day", "loinc", "value", "unit")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -125,11 +130,15 @@ def _bucket() -> dict[str, Any]:
         "classes": set(),
         "latency": defaultdict(list),
         "tags": {"truth": ([], []), "ocr": ([], [])},
+        "review": [],
     }
 
 
 def _collect(bucket: dict[str, Any], truth: dict[str, Any], extraction: inprocess.Extraction) -> None:
-    bucket["scores"].append(score_document(predicted=extraction.result.to_json_dict(), truth=truth["expected"]))
+    score = score_document(predicted=extraction.result.to_json_dict(), truth=truth["expected"])
+    bucket["scores"].append(score)
+    wrong = sum(score.fields[f].fp + score.fields[f].fn for f in CHECKED_FIELDS if f in score.fields)
+    bucket["review"].append((extraction.result.needs_review, wrong > 0))
     detect = extraction.outputs[Stage.DETECT]
     ocr = extraction.outputs[Stage.OCR]
     for stage, output in extraction.outputs.items():
@@ -199,6 +208,11 @@ def _summarise(bucket: dict[str, Any]) -> dict[str, Any]:
             predictions=bucket["pred_boxes"], truths=bucket["true_boxes"], classes=sorted(bucket["classes"])
         ),
         "latency_ms": {stage: _percentiles(values) for stage, values in bucket["latency"].items()},
+        "review": {
+            "sent": sum(sent for sent, _ in bucket["review"]),
+            "with_errors": sum(wrong for _, wrong in bucket["review"]),
+            "not_sent_with_errors": sum(wrong and not sent for sent, wrong in bucket["review"]),
+        },
         "tagger": {
             source: entity_scores(gold=gold, predicted=predicted)
             for source, (gold, predicted) in bucket["tags"].items()
@@ -225,6 +239,14 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"{'document-type accuracy':28}" + "".join(f"{rows[c]['document_type_accuracy']:>22}" for c in conditions))
     print(f"{'OCR CER (detected regions)':28}" + "".join(f"{rows[c]['ocr_cer']!s:>22}" for c in conditions))
     print(f"{'confidently wrong codes':28}" + "".join(f"{rows[c]['confidently_wrong_codes']:>22}" for c in conditions))
+    print(f"{'sent to review':28}" + "".join(f"{rows[c]['review']['sent']:>22}" for c in conditions))
+    print(
+        f"{'with errors (checked fields)':28}" + "".join(f"{rows[c]['review']['with_errors']:>22}" for c in conditions)
+    )
+    print(
+        f"{'  of them not sent to review':28}"
+        + "".join(f"{rows[c]['review']['not_sent_with_errors']:>22}" for c in conditions)
+    )
     print("\ncode accuracy on correctly tagged items: accuracy of n / wrong, sent to review")
     print(f"{'':28}" + "".join(f"{c:>22}" for c in [*conditions, "all"]))
     for name, total in report["code_accuracy"].items():
