@@ -243,7 +243,9 @@ _COUNTS: dict[str, str] = {
     **dict.fromkeys(["lakh", "lakhs", "lac", "lacs"], "10*5"),
     **dict.fromkeys(["million", "millions", "mill", "mil", "m"], "10*6"),
 }
-_POWER_RE = re.compile(r"^(?:x)?10(?:\^|\*|e)(\d{1,2})$|^(?:x)?10(\d)$")
+#: ``10^3``, ``10*3``, ``10e3``, ``103``, and the caret as OCR reads it: ``1043``, ``10%3``, ``10*°6`` (val,
+#: 2026-12-06).
+_POWER_RE = re.compile(r"^(?:x)?10(?:\^|\*|e)(\d{1,2})$|^(?:x)?10(?:[4%°^*]{1,2})?(\d)$")
 
 
 def _unit_key(text: str) -> str:
@@ -327,8 +329,9 @@ def _known_unit(key: str) -> str | None:
 
 
 #: Characters OCR reads for one another in a printed unit: the thin strokes (``l``, ``I``, ``1``, ``/`` …: "g/di",
-#: "mg/d]", "mlU/L", "gidl") and ``a`` for ``d`` ("g/aL").
-_UNIT_CONFUSIONS: tuple[frozenset[str], ...] = (frozenset("li1|!]/tj["), frozenset("ad"))
+#: "mg/d]", "mlU/L", "gidl"), ``a`` for ``d`` ("g/aL") and ``e`` for ``c`` ("meg/dl", "mceg/dl", "mecg/dl" for
+#: mcg/dL: val, 2026-12-06).
+_UNIT_CONFUSIONS: tuple[frozenset[str], ...] = (frozenset("li1|!]/tj["), frozenset("ad"), frozenset("ce"))
 #: Longest key repaired, and most repairs (substitutions or deletions of a confusable character) tried.
 _MAX_REPAIR_KEY = 10
 _MAX_REPAIRS = 2

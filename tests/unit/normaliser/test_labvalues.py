@@ -178,6 +178,13 @@ def test_unknown_units_get_no_ucum(text: str) -> None:
         ("milU/L", "m[IU]/L"),
         ("mmol/1", "mmol/L"),
         ("ng/mi", "ng/mL"),
+        ("meg/dl", "ug/dL"),  # e for c
+        ("mceg/dL", "ug/dL"),
+        ("mecg/dl", "ug/dL"),
+        ("1043/mm3", "10*3/uL"),  # the caret read as 4, %, *°
+        ("1046/uL", "10*6/uL"),
+        ("10%3/ul", "10*3/uL"),
+        ("10*°6/uL", "10*6/uL"),
     ],
 )
 def test_ocr_damaged_units_are_read_as_the_one_unit_they_can_be(text: str, ucum: str) -> None:
