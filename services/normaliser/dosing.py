@@ -951,7 +951,8 @@ def parse_duration(*, text: str) -> Duration | OpenEndedDuration | None:
 _PACK = r"tabs?|tablets?|caps?|capsules?|units?|ml|bottles?|strips?|packs?|inhalers?|tubes?"
 #: OCR's usual reading of a lone "1" after "Qty:" ("Qty: | - Refills: 0"); not when a number follows ("Qty | 30",
 #: where it separates).
-_LONE_ONE = r"[|\]](?![\w|\]]|\s*[\d#])"
+_LONE_ONE_CHARS = "|]"
+_LONE_ONE = rf"[{re.escape(_LONE_ONE_CHARS)}](?![\w{re.escape(_LONE_ONE_CHARS)}]|\s*[\d#])"
 _QUANTITY_RES = (
     re.compile(
         rf"(?<![A-Za-z])(?:disp(?:ense)?|qty|quantity)\.?\s*[:=\-]?\s*(?:#|no\.?)?\s*"
@@ -972,7 +973,7 @@ _REFILLS_RE = re.compile(
 
 def _quantity_value(match: re.Match[str], line: _Line) -> float | None:
     figure = match.group("n")
-    value = 1.0 if figure in ("|", "]") else _amount(figure)
+    value = 1.0 if len(figure) == 1 and figure in _LONE_ONE_CHARS else _amount(figure)
     words = match.groupdict().get("w")
     spelled = _amount(words) if words else None
     if value is not None and spelled is not None and spelled != value:
