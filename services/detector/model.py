@@ -1,7 +1,8 @@
 """Region detectors, chosen by name from a registry (setting ``RXLAB_DETECTOR``).
 
 - ``yolo``: the project's YOLO model (``models/detector/detector.onnx``, trained by ``make train-detector``), run
-  with ONNX Runtime: letterbox → infer → class-wise NMS, boxes mapped back to page pixels, in reading order.
+  with ONNX Runtime: letterbox → infer → class-wise NMS, boxes mapped back to page pixels, line boxes snapped to
+  their ink (:mod:`services.detector.refine`), in reading order.
 - ``whole-page``: every page is one text-bearing region (the baseline ``make eval`` compares against).
 
 Both return, per page, regions in reading order with class, box (page pixels) and confidence.
@@ -18,6 +19,8 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
+from services.detector.boxes import nms, reading_order
+from services.detector.refine import REFINE_VERSION, refine_lines
 from shared.contracts.stages import Region
 from shared.settings import get_settings
 
@@ -69,39 +72,6 @@ def letterbox(image: Image.Image, size: int) -> tuple[np.ndarray[Any, np.dtype[n
     return np.ascontiguousarray(tensor), Letterbox(scale=scale, pad_x=pad_x, pad_y=pad_y)
 
 
-def nms(boxes: np.ndarray[Any, Any], scores: np.ndarray[Any, Any], iou: float) -> list[int]:
-    """Indices kept by greedy non-maximum suppression (boxes ``x0 y0 x1 y1``), best score first."""
-    order = scores.argsort()[::-1]
-    keep: list[int] = []
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    while order.size:
-        best = int(order[0])
-        keep.append(best)
-        rest = order[1:]
-        x0 = np.maximum(boxes[best, 0], boxes[rest, 0])
-        y0 = np.maximum(boxes[best, 1], boxes[rest, 1])
-        x1 = np.minimum(boxes[best, 2], boxes[rest, 2])
-        y1 = np.minimum(boxes[best, 3], boxes[rest, 3])
-        overlap = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-        union = areas[best] + areas[rest] - overlap
-        order = rest[overlap / np.maximum(union, 1e-9) <= iou]
-    return keep
-
-
-def reading_order(regions: list[Region]) -> list[Region]:
-    """Top to bottom; regions whose vertical centres fall inside each other's band are one row, left to right."""
-    ordered = sorted(regions, key=lambda r: (r.bbox[1], r.bbox[0]))
-    rows: list[list[Region]] = []
-    for region in ordered:
-        centre = (region.bbox[1] + region.bbox[3]) / 2
-        row = rows[-1] if rows else None
-        if row is not None and any(r.bbox[1] <= centre <= r.bbox[3] for r in row):
-            row.append(region)
-        else:
-            rows.append([region])
-    return [region for row in rows for region in sorted(row, key=lambda r: r.bbox[0])]
-
-
 #: ONNX metadata key of a model whose int8 weights use 7 bits (written by ``training.detector.quantize``).
 WEIGHT_BITS = "rxlab_weight_bits"
 
@@ -136,7 +106,8 @@ def fused_kernels(metadata: Mapping[str, str], *, vnni: bool) -> bool:
 class YoloOnnxDetector:
     """The project's YOLO detector under ONNX Runtime (one session per process, one thread)."""
 
-    def __init__(self, path: Path, *, confidence: float = 0.25, iou: float = 0.5) -> None:
+    def __init__(self, path: Path, *, confidence: float = 0.25, iou: float = 0.5, refine: bool = True) -> None:
+        """Load the model; ``refine=False`` returns the network's line boxes as they are (the training's scoring)."""
         import onnxruntime as ort
 
         if not path.is_file():
@@ -153,7 +124,10 @@ class YoloOnnxDetector:
         names = ast.literal_eval(meta["names"])
         self.classes: list[str] = [names[i] for i in sorted(names)]
         self.size = int(ast.literal_eval(meta["imgsz"])[0])
-        self.version = f"yolo-{path.stem}-{meta.get('rxlab_version', 'unversioned')}"
+        #: The network alone, and the detector (the network and the line boxes' refinement: provenance).
+        self.model_version = f"yolo-{path.stem}-{meta.get('rxlab_version', 'unversioned')}"
+        self.version = f"{self.model_version}+{REFINE_VERSION}" if refine else self.model_version
+        self._refine = refine
         self._input = self._session.get_inputs()[0].name
         self._confidence, self._iou = confidence, iou
 
@@ -163,7 +137,10 @@ class YoloOnnxDetector:
     def detect_page(self, page: Image.Image) -> list[Region]:
         tensor, box = letterbox(page, self.size)
         (output,) = self._session.run(None, {self._input: tensor})
-        return self._regions(output[0].T, box, width=page.width, height=page.height)
+        regions = self._regions(output[0].T, box, width=page.width, height=page.height)
+        if not self._refine:
+            return regions
+        return reading_order(refine_lines(np.asarray(page.convert("L")), regions))
 
     def _regions(self, rows: np.ndarray[Any, Any], box: Letterbox, *, width: int, height: int) -> list[Region]:
         """``rows``: (anchors, 4 + classes) — centre x, centre y, w, h in input pixels, then class scores."""

@@ -175,7 +175,7 @@ def val_scores(model: Path, corpus: Path) -> dict[str, Any]:
     from training.detector.dataset import detector_boxes
     from training.evaluation.detection import Box, mean_ap
 
-    detector = YoloOnnxDetector(model)
+    detector = YoloOnnxDetector(model, refine=False)  # the network's own boxes: what quantisation may change
     predicted: dict[str, list[list[Box]]] = {"clean": [], "degraded": []}
     truths: dict[str, list[list[Box]]] = {"clean": [], "degraded": []}
     classes: set[str] = set()
