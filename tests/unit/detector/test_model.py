@@ -195,7 +195,7 @@ def test_served_line_boxes_are_the_printed_lines_once_snapped_to_their_ink(sampl
     lines = [box for c, box in detector_boxes(truth) if c == cls]
     page = Image.open(SAMPLES / sample / "original.png")
     served, network = YoloOnnxDetector(path), YoloOnnxDetector(path, refine=False)
-    assert served.version == f"{network.version}+ink1"
+    assert served.version == f"{network.version}+ink2"
 
     def overlaps(detector: YoloOnnxDetector) -> list[float]:
         found = [r.bbox for r in detector.detect_page(page) if r.cls == cls]

@@ -103,3 +103,13 @@ def test_two_boxes_of_one_row_become_one_the_more_confident() -> None:
     refined = refine_lines(gray, regions)
     assert [r.confidence for r in refined] == [0.8, 0.7]
     assert iou(refined[0].bbox, printed[0]) > 0.9
+
+
+def test_specks_between_the_rows_do_not_stretch_a_line_into_the_paper() -> None:
+    gray, printed = _page(ROWS)
+    rng = np.random.default_rng(0)
+    noisy = gray.copy()
+    ys, xs = rng.integers(100, 250, size=400), rng.integers(80, 600, size=400)
+    noisy[ys, xs] = 0  # single dark pixels, as JPEG noise and dust leave
+    for region, box in zip(refine_lines(noisy, _lines([_rough(b) for b in printed])), printed, strict=True):
+        assert iou(region.bbox, box) > 0.9, (region.bbox, box)
