@@ -12,11 +12,15 @@ an OCR slip such as "Metf0rmin" still counts as correctly tagged) is scored on i
 result likewise on its LOINC code; a paired medication whose truth has a frequency is scored on ``per_day``. A
 code left out ("no confident match", sent to review) counts as not correct, so these accuracies cannot be raised
 by abstaining; the abstentions are counted separately.
+
+Units are compared as UCUM units, not as strings: ``mm3`` and ``uL`` are one unit (UCUM defines the litre as a
+cubic decimetre, so a microlitre is a cubic millimetre), and a count per mm3 written as ``10*3/uL`` is right.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -292,10 +296,15 @@ def _quantity(value: dict[str, Any] | None) -> tuple[float | None, str] | None:
     return (_number(value.get("value")), str(value.get("unit")))
 
 
+#: UCUM atoms that name the same unit as another: the cubic millimetre is the microlitre.
+_SAME_UNIT = re.compile(r"(?<![A-Za-z])mm3(?![0-9])")
+
+
 def _unit(value: dict[str, Any] | None) -> str | None:
     if not value:
         return None
-    return value.get("ucum") or _norm_text(value.get("text"))
+    ucum = value.get("ucum")
+    return _SAME_UNIT.sub("uL", ucum) if ucum else _norm_text(value.get("text"))
 
 
 def _range(value: dict[str, Any] | None) -> tuple[float | None, float | None] | None:

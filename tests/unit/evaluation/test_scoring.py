@@ -136,3 +136,20 @@ def test_mean_ap() -> None:
     shifted = [[Box("lab_row", (0, 4, 100, 24), 0.9), Box("lab_row", (0, 34, 100, 54), 0.9)]]
     row = mean_ap(predictions=shifted, truths=truth, classes=["lab_row"])["lab_row"]
     assert row["map50"] == 1.0 and row["map50_95"] is not None and 0.3 < row["map50_95"] < 1.0
+
+
+def _lab_document(ucum: str) -> dict[str, Any]:
+    row = {
+        "text": "Platelet Count 265 thou/mm3 150 - 450",
+        "test": {"text": "Platelet Count", "loinc": None},
+        "value": 265, "value_text": "265", "unit": {"text": "thou/mm3", "ucum": ucum},
+        "reference_range": {"low": 150, "high": 450}, "flag": None, "confidence": 1.0, "page": 1,
+        "bbox": [100, 200, 900, 240],
+    }  # fmt: skip
+    return {"document_type": "lab_report", "medications": [], "lab_results": [row]}
+
+
+@pytest.mark.parametrize(("predicted", "right"), [("10*3/uL", True), ("10*3/mm3", True), ("10*3/mL", False)])
+def test_units_are_compared_as_ucum_units_a_cubic_millimetre_being_a_microlitre(predicted: str, right: bool) -> None:
+    summary = merge([score_document(predicted=_lab_document(predicted), truth=_lab_document("10*3/mm3"))])
+    assert summary["fields"]["unit"]["f1"] == (1.0 if right else 0.0)
