@@ -113,3 +113,12 @@ def test_specks_between_the_rows_do_not_stretch_a_line_into_the_paper() -> None:
     noisy[ys, xs] = 0  # single dark pixels, as JPEG noise and dust leave
     for region, box in zip(refine_lines(noisy, _lines([_rough(b) for b in printed])), printed, strict=True):
         assert iou(region.bbox, box) > 0.9, (region.bbox, box)
+
+
+@pytest.mark.parametrize("fill", [0, 255, 128])
+def test_a_page_of_one_colour_keeps_every_box_on_the_page(fill: int) -> None:
+    page = np.full((300, 400), fill, dtype=np.uint8)
+    boxes = [(10.0, 10.0, 200.0, 40.0), (350.0, 280.0, 400.0, 300.0), (0.0, 0.0, 1.0, 1.0)]
+    for region in refine_lines(page, _lines(boxes)):
+        x0, y0, x1, y1 = region.bbox
+        assert 0 <= x0 <= x1 <= 400 and 0 <= y0 <= y1 <= 300
