@@ -51,7 +51,7 @@ def test_shipped_yolo_model_finds_regions_of_its_classes_on_a_sample(
     vnni: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import services.detector.model
-    from services.detector.model import YoloOnnxDetector
+    from services.detector.model import MIN_CONFIDENCE, YoloOnnxDetector
     from shared.settings import Settings
     from tests.conftest import SAMPLES
     from training.detector.dataset import CLASSES
@@ -71,7 +71,7 @@ def test_shipped_yolo_model_finds_regions_of_its_classes_on_a_sample(
     assert {r.cls for r in regions} <= set(CLASSES)
     for r in regions:
         assert 0 <= r.bbox[0] < r.bbox[2] <= page.width and 0 <= r.bbox[1] < r.bbox[3] <= page.height
-        assert r.confidence >= 0.25
+        assert r.confidence >= MIN_CONFIDENCE
     assert reading_order(regions) == regions
 
 
