@@ -145,11 +145,19 @@ class YoloOnnxDetector:
         return [self.detect_page(page) for page in pages]
 
     def detect_page(self, page: Image.Image) -> list[Region]:
+        regions = self.network_regions(page)
+        return self.refined(page, regions) if self._refine else regions
+
+    def network_regions(self, page: Image.Image) -> list[Region]:
+        """The network's regions of a page (letterbox, inference, NMS), in reading order, line boxes as it drew them."""
         tensor, box = letterbox(page, self.size)
         (output,) = self._session.run(None, {self._input: tensor})
-        regions = self._regions(output[0].T, box, width=page.width, height=page.height)
-        if not self._refine:
-            return regions
+        return self._regions(output[0].T, box, width=page.width, height=page.height)
+
+    @staticmethod
+    def refined(page: Image.Image, regions: list[Region]) -> list[Region]:
+        """``regions`` with their line boxes snapped to the page's ink (:mod:`services.detector.refine`), in reading
+        order."""
         return reading_order(refine_lines(np.asarray(page.convert("L")), regions))
 
     def _regions(self, rows: np.ndarray[Any, Any], box: Letterbox, *, width: int, height: int) -> list[Region]:

@@ -134,19 +134,17 @@ def _snap(even: Gray, box: Box) -> Box | None:
     turn = np.deg2rad(_slant(xs[::INK_SAMPLE], ys[::INK_SAMPLE]))
     cos, sin = float(np.cos(turn)), float(np.sin(turn))
     xs, ys = _ink(even, threshold, _window(even, box, side=margin, rise=BAND_WINDOW * height), centre)
-    along, across = cos * xs + sin * ys, cos * ys - sin * xs
-    band = _band(across) if xs.size >= 10 else None
-    inside = (across >= band[0]) & (across < band[1]) if band is not None else None
-    if band is None or inside is None or int(inside.sum()) < 5:
+    along, across = _level(xs, ys, cos, sin)
+    band = _band(across)
+    if band is None:
         return None
+    inside, core = band
     top_edge, bottom_edge = float(across[inside].min()), float(across[inside].max()) + 1.0
-    core = band[2]
     reach = ROW_REACH * core
     rise = abs(sin) * (width / 2 + margin + reach) + (bottom_edge - top_edge) + 2.0
     far = _window(even, (x0, centre[1], x1, centre[1]), side=margin + reach, rise=rise)
-    fx, fy = _ink(even, threshold, far, centre)
-    f_across = cos * fy - sin * fx
-    row = np.sort((cos * fx + sin * fy)[(f_across >= top_edge) & (f_across < bottom_edge)])
+    far_along, far_across = _level(*_ink(even, threshold, far, centre), cos, sin)
+    row = np.sort(far_along[(far_across >= top_edge) & (far_across < bottom_edge)])
     start, end = _extend(row, float(along[inside].min()), float(along[inside].max()), WORD_GAP * core)
     corners_along = np.array([start, end + 1.0, end + 1.0, start])
     corners_across = np.array([top_edge, top_edge, bottom_edge, bottom_edge])
@@ -184,16 +182,20 @@ def _ink(
     return (columns + (left - centre[0])).astype(np.float64), (rows + (top - centre[1])).astype(np.float64)
 
 
-def _profile(xs: Floats, ys: Floats, angle: float) -> tuple[Floats, npt.NDArray[np.int64], int]:
-    """Heights of the ink across the rows levelled by ``angle``, their profile (one-pixel bins) and its first bin."""
-    turn = np.deg2rad(angle)
-    across = np.cos(turn) * ys - np.sin(turn) * xs
+def _level(xs: Floats, ys: Floats, cos: float, sin: float) -> tuple[Floats, Floats]:
+    """Positions along and across the rows of points turned by the angle whose cosine and sine are given."""
+    return cos * xs + sin * ys, cos * ys - sin * xs
+
+
+def _histogram(across: Floats) -> tuple[npt.NDArray[np.int64], int]:
+    """The profile of heights across the rows (one-pixel bins) and the height of its first bin."""
     first = int(np.floor(across.min()))
-    return across, np.bincount((np.floor(across) - first).astype(np.intp)), first
+    return np.bincount((np.floor(across) - first).astype(np.intp)), first
 
 
 def _sharpness(xs: Floats, ys: Floats, angle: float) -> float:
-    profile = _profile(xs, ys, angle)[1].astype(np.float64)
+    turn = np.deg2rad(angle)
+    profile = _histogram(_level(xs, ys, float(np.cos(turn)), float(np.sin(turn)))[1])[0].astype(np.float64)
     return float(np.sum(np.diff(profile) ** 2))
 
 
@@ -204,10 +206,12 @@ def _slant(xs: Floats, ys: Floats) -> float:
     return float(max(fine, key=lambda angle: _sharpness(xs, ys, float(angle))))
 
 
-def _band(across: Floats) -> tuple[float, float, float] | None:
-    """The band of ink through height 0 (or the nearest one): its low and high heights and its core's height."""
-    first = int(np.floor(across.min()))
-    profile = np.bincount((np.floor(across) - first).astype(np.intp))
+def _band(across: Floats) -> tuple[npt.NDArray[np.bool_], float] | None:
+    """The band of ink through height 0 (or the nearest one): which heights lie in it, and its core's height; None
+    with too little ink to tell."""
+    if across.size < 10:
+        return None
+    profile, first = _histogram(across)
     strong = profile > max(1.0, CORE_SHARE * float(profile.max()))
     rows = np.nonzero(strong)[0]
     if rows.size == 0:
@@ -229,7 +233,8 @@ def _band(across: Floats) -> tuple[float, float, float] | None:
         if high == profile.size - 1 or profile[high + 1] == 0:
             break
         high += 1
-    return float(low + first), float(high + 1 + first), float(core)
+    inside = (across >= low + first) & (across < high + 1 + first)
+    return (inside, float(core)) if int(inside.sum()) >= 5 else None
 
 
 def _extend(row: Floats, start: float, end: float, gap: float) -> tuple[float, float]:

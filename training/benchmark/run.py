@@ -122,16 +122,13 @@ def bench_tagger(originals: list[Path]) -> dict[str, Any]:
 def bench_detector(pages: list[Path]) -> dict[str, Any]:
     """The YOLO detector alone, one ONNX Runtime thread, per decoded page: letterbox, inference + NMS (the network's
     boxes), then the line boxes snapped to their ink (``services.detector.refine``, grey conversion included)."""
-    import numpy as np
     from PIL import Image
 
     from services.detector.model import YoloOnnxDetector, letterbox
-    from services.detector.refine import refine_lines
     from shared.settings import get_settings
 
     path = get_settings().models_dir / "detector" / "detector.onnx"
-    detector = YoloOnnxDetector(path, refine=False)
-    served = YoloOnnxDetector(path)
+    detector = YoloOnnxDetector(path)
     images = [Image.open(page).convert("RGB") for page in pages]
     detector.detect_page(images[0])  # first run allocates the session's buffers
     boxing = total = refining = 0.0
@@ -140,13 +137,13 @@ def bench_detector(pages: list[Path]) -> dict[str, Any]:
         letterbox(image, detector.size)
         boxing += time.perf_counter() - started
         started = time.perf_counter()
-        regions = detector.detect_page(image)
+        regions = detector.network_regions(image)
         total += time.perf_counter() - started
         started = time.perf_counter()
-        refine_lines(np.asarray(image.convert("L")), regions)
+        detector.refined(image, regions)
         refining += time.perf_counter() - started
     return {
-        "model": served.version,
+        "model": detector.version,
         "imgsz": detector.size,
         "file_mb": round(path.stat().st_size / 1e6, 1),
         "pages": len(images),
