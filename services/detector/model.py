@@ -78,6 +78,17 @@ def letterbox(image: Image.Image, size: int) -> tuple[np.ndarray[Any, np.dtype[n
     return np.ascontiguousarray(tensor), Letterbox(scale=scale, pad_x=pad_x, pad_y=pad_y)
 
 
+def anchor_points(size: int, strides: list[int]) -> np.ndarray[Any, np.dtype[np.float32]]:
+    """The head's anchor points ``(2, anchors)`` for a ``size`` px input: the centre of every cell of each level's
+    grid, in that level's cells, rows top down (ultralytics' ``make_anchors``)."""
+    points = []
+    for stride in strides:
+        cells = np.arange(size // stride, dtype=np.float32) + np.float32(0.5)
+        y, x = np.meshgrid(cells, cells, indexing="ij")
+        points.append(np.stack([x.reshape(-1), y.reshape(-1)]))
+    return np.concatenate(points, axis=1)
+
+
 #: ONNX metadata key of a model whose int8 weights use 7 bits (written by ``training.detector.quantize``).
 WEIGHT_BITS = "rxlab_weight_bits"
 
@@ -140,6 +151,14 @@ class YoloOnnxDetector:
         self._refine = refine
         self._input = self._session.get_inputs()[0].name
         self._confidence, self._iou = confidence, iou
+        if "rxlab_reg_max" not in meta:
+            raise ValueError(f"{path}: its graph still decodes every box; `make quantize-detector` ships it cut")
+        #: The head's box decoding, done here for the anchors that pass the threshold only (the shipped graph ends
+        #: at the DFL bins: ``training.detector.quantize.cut_box_decoding``).
+        self._bins = np.arange(int(meta["rxlab_reg_max"]), dtype=np.float32)
+        strides = [int(s) for s in meta["rxlab_strides"].split(",")]
+        self._anchors = anchor_points(self.size, strides)
+        self._strides = np.concatenate([np.full((self.size // s) ** 2, s, np.float32) for s in strides])
 
     def detect(self, pages: list[Image.Image]) -> list[list[Region]]:
         return [self.detect_page(page) for page in pages]
@@ -151,8 +170,22 @@ class YoloOnnxDetector:
     def network_regions(self, page: Image.Image) -> list[Region]:
         """The network's regions of a page (letterbox, inference, NMS), in reading order, line boxes as it drew them."""
         tensor, box = letterbox(page, self.size)
-        (output,) = self._session.run(None, {self._input: tensor})
-        return self._regions(output[0].T, box, width=page.width, height=page.height)
+        bins, scores = self._session.run(None, {self._input: tensor})
+        cls = scores[0].argmax(axis=0)
+        conf = scores[0][cls, np.arange(cls.size)]
+        (chosen,) = np.nonzero(conf >= self._confidence)
+        xyxy = self._decode(bins[0][:, chosen], chosen)
+        return self._regions(xyxy, cls[chosen], conf[chosen], box, width=page.width, height=page.height)
+
+    def _decode(self, logits: np.ndarray[Any, Any], anchors: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """``(n, 4)`` boxes x0, y0, x1, y1 in input pixels of the given anchors, from their DFL bin logits
+        ``(4·reg_max, n)``: per side the expectation of the softmax over its bins, in cells from the anchor point."""
+        logits = logits.reshape(4, self._bins.size, -1)
+        weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+        sides = (weights * self._bins[None, :, None]).sum(axis=1) / weights.sum(axis=1)  # left, top, right, bottom
+        points = self._anchors[:, anchors]
+        boxes: np.ndarray[Any, Any] = np.concatenate([points - sides[:2], points + sides[2:]]) * self._strides[anchors]
+        return boxes.T
 
     @staticmethod
     def refined(page: Image.Image, regions: list[Region]) -> list[Region]:
@@ -160,22 +193,17 @@ class YoloOnnxDetector:
         order."""
         return reading_order(refine_lines(np.asarray(page.convert("L")), regions))
 
-    def _regions(self, rows: np.ndarray[Any, Any], box: Letterbox, *, width: int, height: int) -> list[Region]:
-        """``rows``: (anchors, 4 + classes) — centre x, centre y, w, h in input pixels, then class scores."""
-        scores = rows[:, 4:]
-        cls = scores.argmax(axis=1)
-        conf = scores[np.arange(len(rows)), cls]
-        mask = conf >= self._confidence
-        rows, cls, conf = rows[mask], cls[mask], conf[mask]
-        xyxy = np.stack(
-            [
-                rows[:, 0] - rows[:, 2] / 2,
-                rows[:, 1] - rows[:, 3] / 2,
-                rows[:, 0] + rows[:, 2] / 2,
-                rows[:, 1] + rows[:, 3] / 2,
-            ],
-            axis=1,
-        )
+    def _regions(
+        self,
+        xyxy: np.ndarray[Any, Any],
+        cls: np.ndarray[Any, Any],
+        conf: np.ndarray[Any, Any],
+        box: Letterbox,
+        *,
+        width: int,
+        height: int,
+    ) -> list[Region]:
+        """Class-wise NMS over the candidate boxes (input pixels), the kept ones mapped back to the page."""
         # Class-wise NMS in one pass: offset each class's boxes so that different classes never overlap.
         keep = nms(xyxy + cls[:, None] * (self.size * 2.0), conf, self._iou)
         regions = []

@@ -3,14 +3,17 @@
 The second step of ``make train-detector`` (``make quantize-detector`` alone), in the training environment (it
 needs the ``onnx`` package). Steps:
 
+0. cut the float export's graph before its box decoding (:func:`cut_box_decoding`): it outputs the head's DFL bin
+   logits and class scores, and the service decodes only the boxes it keeps (same boxes, within 0.001 px on the 568
+   val and calib pages; the graph's decoding was a seventh of its time);
 1. calibrate on every ``--every``-th page of the detector's train images (``data/detector/images/train``, already
    scaled as serving scales them), letterboxed by the service's own :func:`services.detector.model.letterbox`;
 2. quantise with ONNX Runtime (QDQ: int8 weights per output channel in 7 bits, uint8 activations, min-max ranges). The
    weights keep to 7 bits (``reduce_range``) so that CPUs without VNNI can run the fused int8 kernels: AVX2 multiplies
    uint8 by int8 pairwise into 16 bits, which saturates with full 8-bit weights (``uint8·int8 + uint8·int8`` exceeds
-   32,767) but not with 7-bit ones. The box
-   decoding of the head (distribution focal loss, anchor arithmetic, concatenation: the ``/model.22/`` nodes outside
-   its ``cv2``/``cv3`` convolution branches) and the last convolution of each branch stay float, so box
+   32,767) but not with 7-bit ones. What is
+   left of the head's decoding (reshapes, concatenation, the class sigmoid: the ``/model.22/`` nodes outside its
+   ``cv2``/``cv3`` convolution branches) and the last convolution of each branch stay float, so box
    coordinates are not rounded to a 256-step grid; so do the backbone's first ``FLOAT_BACKBONE_LAYERS`` modules (the
    stem and the first two stages, at 1/2 to 1/8 of the input's resolution, where the strokes of small print are a
    pixel or two wide): with them int8 the 512 px model of 2026-12-06 lost its clean footers (val mAP50-95 0.613 →
@@ -24,12 +27,14 @@ Usage: ``python -m training.detector.quantize [--model var/detector-runs/train/w
 
 ``--from-int8 models/detector/detector.onnx`` re-quantises a shipped int8 model whose float export is gone: its
 weights are dequantised (the int8 values times their scales become the float weights) and its activations' quantise
-/ dequantise pairs dropped (:func:`dequantise`), and that float model takes the float export's place in steps 1–4.
+/ dequantise pairs dropped (:func:`dequantise`), and that float model takes the float export's place in steps 1–4
+(step 0 is already done).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import shutil
 import sys
@@ -55,6 +60,81 @@ def float_nodes(names: Sequence[str]) -> list[str]:
     last_convs = [n for n in names if n.startswith((f"{HEAD}cv2", f"{HEAD}cv3")) and n.endswith(".2/Conv")]
     first = tuple(f"/model.{i}/" for i in range(FLOAT_BACKBONE_LAYERS))
     return decoding + last_convs + [n for n in names if n.startswith(first)]
+
+
+#: ONNX metadata of a model whose graph ends at the head's outputs (:func:`cut_box_decoding`): the box branch's DFL
+#: bins per side, and the strides of its levels, which the service's decoding needs.
+HEAD_METADATA = ("rxlab_reg_max", "rxlab_strides")
+
+
+def cut_box_decoding(source: Path, target: Path) -> None:
+    """Write ``source`` (an ultralytics YOLOv8 detect export) ending at its head's raw outputs.
+
+    The exported graph decodes every anchor's box: a softmax over the ``reg_max`` DFL bins of each side, their
+    expectation, and the anchor arithmetic — for all 5,376 anchors of a 512 px input, though the service keeps a few
+    dozen. The written graph stops before that and outputs the box branch's bin logits ``(1, 4·reg_max, anchors)``
+    and the class scores ``(1, classes, anchors)``, already sigmoid; the service decodes only the anchors whose best
+    class score passes its threshold (:meth:`services.detector.model.YoloOnnxDetector.network_regions`). ``reg_max``
+    and the levels' strides go into the metadata (``HEAD_METADATA``), read from the graph's own constants, and the
+    anchor points the service derives from them are checked against the graph's.
+    """
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from services.detector.model import anchor_points
+
+    model = onnx.load(str(source))
+    if any(entry.key == HEAD_METADATA[0] for entry in model.metadata_props):
+        shutil.copyfile(source, target)  # already cut (a re-quantised shipped model)
+        return
+    graph = model.graph
+    nodes = {node.name: node for node in graph.node}
+    producer = {output: node for node in graph.node for output in node.output}
+    constants = {
+        node.output[0]: numpy_helper.to_array(node.attribute[0].t) for node in graph.node if node.op_type == "Constant"
+    }
+    constants |= {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    (output,) = graph.output
+    final = producer[output.name]
+    if final.op_type != "Concat" or f"{HEAD}dfl/Reshape" not in nodes:
+        raise ValueError(f"{source}: not an ultralytics detect export with its box decoding in the graph")
+    decoded, scores = final.input  # (boxes × strides, sigmoid of the class logits)
+    bins = nodes[f"{HEAD}dfl/Reshape"].input[0]
+    reg_max = int(constants[nodes[f"{HEAD}dfl/conv/Conv"].input[1]].shape[1])
+    times_stride = producer[decoded]
+    stride_row = next(constants[name] for name in times_stride.input if name in constants).reshape(-1)
+    strides = [int(s) for s in dict.fromkeys(stride_row.tolist())]
+    minus = nodes[f"{HEAD}Sub"]  # anchor points − the left/top distances
+    anchors = next(constants[name] for name in minus.input if name in constants).reshape(2, -1)
+    metadata = {entry.key: entry.value for entry in model.metadata_props}
+    size = int(ast.literal_eval(metadata["imgsz"])[0])
+    if not np.array_equal(anchor_points(size, strides), anchors):
+        raise ValueError(f"{source}: its anchor points are not the ones the service derives for {size} px")
+    wanted, needed = {bins, scores}, set()
+    for node in reversed(graph.node):  # the graph is topologically sorted: keep what feeds the two outputs
+        if wanted & set(node.output):
+            needed.add(id(node))
+            wanted |= set(node.input)
+    kept = [node for node in graph.node if id(node) in needed]
+    del graph.node[:]
+    graph.node.extend(kept)
+    used = {name for node in kept for name in node.input}
+    initializers = [init for init in graph.initializer if init.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(initializers)
+    classes = len(ast.literal_eval(metadata["names"]))
+    del graph.output[:]
+    graph.output.extend(
+        [
+            helper.make_tensor_value_info(bins, TensorProto.FLOAT, [1, 4 * reg_max, anchors.shape[1]]),
+            helper.make_tensor_value_info(scores, TensorProto.FLOAT, [1, classes, anchors.shape[1]]),
+        ]
+    )
+    model.metadata_props.add(key=HEAD_METADATA[0], value=str(reg_max))
+    model.metadata_props.add(key=HEAD_METADATA[1], value=",".join(map(str, strides)))
+    onnx.checker.check_model(model)
+    onnx.save(model, str(target))
 
 
 def calibration_images(images: Path, every: int) -> list[Path]:
@@ -218,13 +298,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.from_int8:
             args.model = Path(work) / "detector-dequantised.onnx"
             dequantise(args.from_int8, args.model)
-        int8 = Path(work) / "detector-int8.onnx"
-        quantise(args.model, int8, images=chosen_images, size=int(record["imgsz"]))
-        scores = {"float": val_scores(args.model, args.corpus), "int8": val_scores(int8, args.corpus)}
+        cut, int8 = Path(work) / "detector-float.onnx", Path(work) / "detector-int8.onnx"
+        cut_box_decoding(args.model, cut)
+        quantise(cut, int8, images=chosen_images, size=int(record["imgsz"]))
+        scores = {"float": val_scores(cut, args.corpus), "int8": val_scores(int8, args.corpus)}
         kept = {name: sum(s[c]["all"]["map50_95"] for c in s) / len(s) for name, s in scores.items()}
         shipped = "int8" if kept["int8"] >= kept["float"] - args.tolerance else "float"
-        shutil.copyfile(int8 if shipped == "int8" else args.model, args.out / "detector.onnx")
-        float_bytes = args.model.stat().st_size
+        shutil.copyfile(int8 if shipped == "int8" else cut, args.out / "detector.onnx")
+        float_bytes = cut.stat().st_size
     previous = record.get("quantisation") if args.from_int8 else None
     record["quantisation"] = {
         "command": (

@@ -75,6 +75,34 @@ def test_shipped_yolo_model_finds_regions_of_its_classes_on_a_sample(
     assert reading_order(regions) == regions
 
 
+def test_anchor_points_are_the_centres_of_each_levels_cells() -> None:
+    from services.detector.model import anchor_points
+
+    points = anchor_points(64, [8, 16])
+    assert points.shape == (2, 8 * 8 + 4 * 4)
+    assert points[:, 0].tolist() == [0.5, 0.5] and points[:, 1].tolist() == [1.5, 0.5]  # along the top row first
+    assert points[:, 8].tolist() == [0.5, 1.5] and points[:, 63].tolist() == [7.5, 7.5]
+    assert points[:, 64].tolist() == [0.5, 0.5] and points[:, -1].tolist() == [3.5, 3.5]  # the coarser level
+
+
+def test_shipped_detector_decodes_a_box_from_each_sides_expected_bin() -> None:
+    """The shipped graph ends at the DFL bins; the service decodes a side as the softmax-weighted mean bin."""
+    from services.detector.model import YoloOnnxDetector
+    from shared.settings import Settings
+
+    detector = YoloOnnxDetector(Settings().models_dir / "detector" / "detector.onnx")
+    bins = detector._bins.size
+    assert bins == 32  # reg_max of the shipped model (its card)
+    logits = np.zeros((4, bins, 2), np.float32)
+    for side, at in enumerate((3, 1, 5, 2)):
+        logits[side, at, 0] = 40.0  # all its weight on one bin
+    logits[:, 9:11, 1] = 40.0  # two bins equally likely: halfway
+    stride_8_cell, stride_32_cell = 64 * 10 + 20, 64 * 64 + 32 * 32 + 16 * 3 + 4  # (20, 10) at 8 px, (4, 3) at 32
+    boxes = detector._decode(logits.reshape(4 * bins, 2), np.array([stride_8_cell, stride_32_cell]))
+    assert boxes[0] == pytest.approx([(20.5 - 3) * 8, (10.5 - 1) * 8, (20.5 + 5) * 8, (10.5 + 2) * 8])
+    assert boxes[1] == pytest.approx([(4.5 - 9.5) * 32, (3.5 - 9.5) * 32, (4.5 + 9.5) * 32, (3.5 + 9.5) * 32])
+
+
 def test_quantisation_keeps_the_heads_box_decoding_last_convolutions_and_first_layers_float() -> None:
     from training.detector.quantize import float_nodes
 
