@@ -89,6 +89,9 @@ def anchor_points(size: int, strides: list[int]) -> np.ndarray[Any, np.dtype[np.
     return np.concatenate(points, axis=1)
 
 
+#: ONNX metadata keys of a graph that ends at its head's outputs (``training.detector.quantize.cut_box_decoding``):
+#: the DFL bins per box side and the strides of the head's levels, which the service's box decoding needs.
+HEAD_BINS, HEAD_STRIDES = "rxlab_reg_max", "rxlab_strides"
 #: ONNX metadata key of a model whose int8 weights use 7 bits (written by ``training.detector.quantize``).
 WEIGHT_BITS = "rxlab_weight_bits"
 
@@ -151,12 +154,12 @@ class YoloOnnxDetector:
         self._refine = refine
         self._input = self._session.get_inputs()[0].name
         self._confidence, self._iou = confidence, iou
-        if "rxlab_reg_max" not in meta:
+        if HEAD_BINS not in meta:
             raise ValueError(f"{path}: its graph still decodes every box; `make quantize-detector` ships it cut")
         #: The head's box decoding, done here for the anchors that pass the threshold only (the shipped graph ends
         #: at the DFL bins: ``training.detector.quantize.cut_box_decoding``).
-        self._bins = np.arange(int(meta["rxlab_reg_max"]), dtype=np.float32)
-        strides = [int(s) for s in meta["rxlab_strides"].split(",")]
+        self._bins = np.arange(int(meta[HEAD_BINS]), dtype=np.float32)
+        strides = [int(s) for s in meta[HEAD_STRIDES].split(",")]
         self._anchors = anchor_points(self.size, strides)
         self._strides = np.concatenate([np.full((self.size // s) ** 2, s, np.float32) for s in strides])
 
@@ -172,7 +175,7 @@ class YoloOnnxDetector:
         tensor, box = letterbox(page, self.size)
         bins, scores = self._session.run(None, {self._input: tensor})
         cls = scores[0].argmax(axis=0)
-        conf = scores[0][cls, np.arange(cls.size)]
+        conf = scores[0].max(axis=0)
         (chosen,) = np.nonzero(conf >= self._confidence)
         xyxy = self._decode(bins[0][:, chosen], chosen)
         return self._regions(xyxy, cls[chosen], conf[chosen], box, width=page.width, height=page.height)

@@ -4,7 +4,7 @@ The second step of ``make train-detector`` (``make quantize-detector`` alone), i
 needs the ``onnx`` package). Steps:
 
 0. cut the float export's graph before its box decoding (:func:`cut_box_decoding`): it outputs the head's DFL bin
-   logits and class scores, and the service decodes only the boxes it keeps (same boxes, within 0.001 px on the 568
+   logits and class scores, and the service decodes only the boxes it keeps (same boxes, within 0.0005 px on the 568
    val and calib pages; the graph's decoding was a seventh of its time);
 1. calibrate on every ``--every``-th page of the detector's train images (``data/detector/images/train``, already
    scaled as serving scales them), letterboxed by the service's own :func:`services.detector.model.letterbox`;
@@ -62,11 +62,6 @@ def float_nodes(names: Sequence[str]) -> list[str]:
     return decoding + last_convs + [n for n in names if n.startswith(first)]
 
 
-#: ONNX metadata of a model whose graph ends at the head's outputs (:func:`cut_box_decoding`): the box branch's DFL
-#: bins per side, and the strides of its levels, which the service's decoding needs.
-HEAD_METADATA = ("rxlab_reg_max", "rxlab_strides")
-
-
 def cut_box_decoding(source: Path, target: Path) -> None:
     """Write ``source`` (an ultralytics YOLOv8 detect export) ending at its head's raw outputs.
 
@@ -75,17 +70,17 @@ def cut_box_decoding(source: Path, target: Path) -> None:
     dozen. The written graph stops before that and outputs the box branch's bin logits ``(1, 4·reg_max, anchors)``
     and the class scores ``(1, classes, anchors)``, already sigmoid; the service decodes only the anchors whose best
     class score passes its threshold (:meth:`services.detector.model.YoloOnnxDetector.network_regions`). ``reg_max``
-    and the levels' strides go into the metadata (``HEAD_METADATA``), read from the graph's own constants, and the
-    anchor points the service derives from them are checked against the graph's.
+    and the levels' strides go into the metadata (the service's ``HEAD_BINS`` and ``HEAD_STRIDES``), read from the
+    graph's own constants, and the anchor points the service derives from them are checked against the graph's.
     """
     import numpy as np
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    from services.detector.model import anchor_points
+    from services.detector.model import HEAD_BINS, HEAD_STRIDES, anchor_points
 
     model = onnx.load(str(source))
-    if any(entry.key == HEAD_METADATA[0] for entry in model.metadata_props):
+    if any(entry.key == HEAD_BINS for entry in model.metadata_props):
         shutil.copyfile(source, target)  # already cut (a re-quantised shipped model)
         return
     graph = model.graph
@@ -131,8 +126,8 @@ def cut_box_decoding(source: Path, target: Path) -> None:
             helper.make_tensor_value_info(scores, TensorProto.FLOAT, [1, classes, anchors.shape[1]]),
         ]
     )
-    model.metadata_props.add(key=HEAD_METADATA[0], value=str(reg_max))
-    model.metadata_props.add(key=HEAD_METADATA[1], value=",".join(map(str, strides)))
+    model.metadata_props.add(key=HEAD_BINS, value=str(reg_max))
+    model.metadata_props.add(key=HEAD_STRIDES, value=",".join(map(str, strides)))
     onnx.checker.check_model(model)
     onnx.save(model, str(target))
 
