@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from services.ocr.engine import TesseractPageEngine
-from services.ocr.preprocess import normalise_light, page_box, prepare, skew_angle
+from services.ocr.preprocess import normalise_light, page_box, pair_counts, prepare, skew_angle
 
 LINES = ["Tab. Metformin 500 mg 1-0-1 x 30 days", "Cap. Omeprazole 20 mg 1-0-0 before food", "Hemoglobin 13.5 g/dL"]
 
@@ -162,3 +162,11 @@ def test_a_small_page_is_read_enlarged_and_its_boxes_come_back_at_page_size() ->
         top, bottom = line.bbox[1], line.bbox[3]
         assert top <= (145 + 150 * row) / 2 <= bottom  # the row's middle, in the small page's pixels
         assert line.bbox[2] <= 700
+
+
+def test_pair_counts_are_numpys_bincount_of_the_pairs() -> None:
+    rng = np.random.default_rng(5)
+    pair = rng.integers(0, 65536, size=(700, 900), dtype=np.uint16)
+    pair[:100] = 65535  # the last bin, and a crowded one
+    pair[100:200] = 0
+    assert np.array_equal(pair_counts(pair), np.bincount(pair.ravel(), minlength=65536))
