@@ -15,13 +15,14 @@ needs the ``onnx`` package). Steps:
    left of the head's decoding (reshapes, concatenation, the class sigmoid: the ``/model.22/`` nodes outside its
    ``cv2``/``cv3`` convolution branches) and the last convolution of each branch stay float, so box
    coordinates are not rounded to a 256-step grid; so do the backbone's first ``FLOAT_BACKBONE_LAYERS`` modules (the
-   stem and the first two stages, at 1/2 to 1/8 of the input's resolution, where the strokes of small print are a
-   pixel or two wide): with them int8 the 512 px model of 2026-12-06 lost its clean footers (val mAP50-95 0.613 →
-   0.369);
+   stem, the first stage and the next downsampling convolution, at 1/2 to 1/8 of the input's resolution, where the
+   strokes of small print are a pixel or two wide): with them int8 the 512 px model of 2026-12-06 lost its clean
+   footers (val mAP50-95 0.613 → 0.369);
 3. run the float and the int8 model through the detector service (:class:`~services.detector.model.YoloOnnxDetector`)
    over the val documents of the corpus and score both (mAP50 / mAP50-95 against the truth boxes, clean and degraded);
-4. ship the int8 file as ``models/detector/detector.onnx`` (its version gets ``-int8``) unless its overall val
-   mAP50-95 is more than ``--tolerance`` below the float model's, and record both scores in ``training.json``.
+4. ship the int8 file as ``models/detector/detector.onnx`` (its version gets ``-float4-int8``, :func:`int8_version`)
+   unless its overall val mAP50-95 is more than ``--tolerance`` below the float model's, and record both scores in
+   ``training.json``.
 
 Usage: ``python -m training.detector.quantize [--model var/detector-runs/train/weights/best.onnx]``.
 
@@ -48,9 +49,12 @@ REPO = Path(__file__).resolve().parents[2]
 FLOAT_MODEL = REPO / "var" / "detector-runs" / "train" / "weights" / "best.onnx"
 HEAD = "/model.22/"
 #: Backbone modules (``/model.0/`` … ) that stay float. Chosen on val with the model of 2026-12-06 (mean of clean and
-#: degraded mAP50-95; float 0.6263): none 0.6022, the first 2 0.6036, 3 0.6143, 4 0.6209, 5 0.6231. `make bench`
-#: timed the 5-module model at 41.7 ms per page, the float one at 79.9 ms (models/detector/README.md).
-FLOAT_BACKBONE_LAYERS = 5
+#: degraded mAP50-95 of the network's boxes; float 0.6263): none 0.6022, the first 2 0.6036, 3 0.6143, 4 0.6209, 5
+#: 0.6231. 5 shipped first; 4 since 2026-12-07: module 4 (the second C2f stage, 64 channels at 1/8 of the input) was
+#: the float part's most costly module (4.4 of 35.4 ms of kernel time per val page, ONNX Runtime's profiler), and in
+#: int8 the network ran in about 3 ms less (by hand, 24 test pages, interleaved runs), while the served boxes (line
+#: boxes snapped to their ink) and the fields read through them stayed within val's noise (models/detector/README.md).
+FLOAT_BACKBONE_LAYERS = 4
 
 
 def float_nodes(names: Sequence[str]) -> list[str]:
@@ -60,6 +64,12 @@ def float_nodes(names: Sequence[str]) -> list[str]:
     last_convs = [n for n in names if n.startswith((f"{HEAD}cv2", f"{HEAD}cv3")) and n.endswith(".2/Conv")]
     first = tuple(f"/model.{i}/" for i in range(FLOAT_BACKBONE_LAYERS))
     return decoding + last_convs + [n for n in names if n.startswith(first)]
+
+
+def int8_version(version: str) -> str:
+    """The version of the int8 model quantised from the float model ``version``: it names the float backbone modules
+    (the service takes a version ending in ``-int8`` for a quantised model)."""
+    return f"{version}-float{FLOAT_BACKBONE_LAYERS}-int8"
 
 
 def cut_box_decoding(source: Path, target: Path) -> None:
@@ -237,7 +247,7 @@ def quantise(source: Path, target: Path, *, images: Sequence[Path], size: int) -
     quantised = onnx.load(str(target))
     del quantised.metadata_props[:]
     for entry in model.metadata_props:
-        value = f"{entry.value}-int8" if entry.key == "rxlab_version" else entry.value
+        value = int8_version(entry.value) if entry.key == "rxlab_version" else entry.value
         quantised.metadata_props.add(key=entry.key, value=value)
     quantised.metadata_props.add(key=WEIGHT_BITS, value="7")  # the service then runs the fused kernels everywhere
     onnx.save(quantised, str(target))

@@ -108,8 +108,8 @@ def test_quantisation_keeps_the_heads_box_decoding_last_convolutions_and_first_l
 
     names = [
         "/model.0/conv/Conv",
+        "/model.3/conv/Conv",
         "/model.4/m.1/cv1/conv/Conv",
-        "/model.5/conv/Conv",
         "/model.21/m.0/cv1/conv/Conv",
         "/model.22/cv2.0/cv2.0.0/conv/Conv",
         "/model.22/cv2.0/cv2.0.2/Conv",
@@ -126,7 +126,7 @@ def test_quantisation_keeps_the_heads_box_decoding_last_convolutions_and_first_l
         "/model.22/cv2.0/cv2.0.2/Conv",
         "/model.22/cv3.1/cv3.1.2/Conv",
         "/model.0/conv/Conv",
-        "/model.4/m.1/cv1/conv/Conv",
+        "/model.3/conv/Conv",
     ]
 
 
