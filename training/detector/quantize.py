@@ -20,7 +20,7 @@ needs the ``onnx`` package). Steps:
    footers (val mAP50-95 0.613 → 0.369);
 3. run the float and the int8 model through the detector service (:class:`~services.detector.model.YoloOnnxDetector`)
    over the val documents of the corpus and score both (mAP50 / mAP50-95 against the truth boxes, clean and degraded);
-4. ship the int8 file as ``models/detector/detector.onnx`` (its version gets ``-float4-int8``, :func:`int8_version`)
+4. ship the int8 file as ``models/detector/detector.onnx`` (its version gets ``-float<N>-int8``, :func:`int8_version`)
    unless its overall val mAP50-95 is more than ``--tolerance`` below the float model's, and record both scores in
    ``training.json``.
 
