@@ -31,7 +31,7 @@ import numpy.typing as npt
 import pytesseract
 from PIL import Image
 
-from services.ocr.preprocess import PREPROCESS_VERSION, Prepared, as_it_came, page_box, prepare
+from services.ocr.preprocess import PREPROCESS_VERSION, Prepared, as_it_came, prepare
 from shared.contracts.stages import Word
 from shared.settings import get_settings
 
@@ -176,11 +176,11 @@ class TesseractPageEngine(Engine):
         if not prepared.moved:
             return lines
         width, height = prepared.page_size
-        return [_line([_on_page(word, prepared.to_page, width, height) for word in line.words]) for line in lines]
+        return [_line([_on_page(word, prepared, width, height) for word in line.words]) for line in lines]
 
 
-def _on_page(word: Word, to_page: npt.NDArray[np.float64], width: int, height: int) -> Word:
-    return Word(text=word.text, bbox=_clip(page_box(word.bbox, to_page), width, height), confidence=word.confidence)
+def _on_page(word: Word, prepared: Prepared, width: int, height: int) -> Word:
+    return Word(text=word.text, bbox=_clip(prepared.on_page(word.bbox), width, height), confidence=word.confidence)
 
 
 def group_lines(data: dict[str, list[Any]]) -> list[OcrLine]:

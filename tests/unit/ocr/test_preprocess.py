@@ -8,17 +8,25 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from services.ocr.engine import TesseractPageEngine
-from services.ocr.preprocess import normalise_light, page_box, pair_counts, prepare, skew_angle
+from services.ocr.preprocess import Bend, normalise_light, page_box, pair_counts, prepare, skew_angle
 
 LINES = ["Tab. Metformin 500 mg 1-0-1 x 30 days", "Cap. Omeprazole 20 mg 1-0-0 before food", "Hemoglobin 13.5 g/dL"]
 
 
-def _page() -> np.ndarray:
-    image = Image.new("L", (1400, 700), 255)
+def _page(
+    lines: list[str] = LINES,
+    *,
+    size: tuple[int, int] = (1400, 700),
+    font_size: int = 40,
+    at: tuple[int, int, int] = (60, 120, 150),
+) -> np.ndarray:
+    """``lines`` printed black on white: left margin, first row's top and row pitch ``at``."""
+    image = Image.new("L", size, 255)
     draw = ImageDraw.Draw(image)
-    font = ImageFont.truetype("DejaVuSans.ttf", 40)
-    for row, text in enumerate(LINES):
-        draw.text((60, 120 + 150 * row), text, fill=0, font=font)
+    font = ImageFont.truetype("DejaVuSans.ttf", font_size)
+    left, top, pitch = at
+    for row, text in enumerate(lines):
+        draw.text((left, top + pitch * row), text, fill=0, font=font)
     return np.asarray(image, dtype=np.uint8)
 
 
@@ -170,3 +178,69 @@ def test_pair_counts_are_numpys_bincount_of_the_pairs() -> None:
     pair[:100] = 65535  # the last bin, and a crowded one
     pair[100:200] = 0
     assert np.array_equal(pair_counts(pair), np.bincount(pair.ravel(), minlength=65536))
+
+
+ROWS = [f"{n}. Tab. Metformin {100 * n} mg 1-0-1 x {n} days" for n in range(1, 15)]
+
+
+def _rows() -> np.ndarray:
+    return _page(ROWS, size=(1400, 2000), font_size=36, at=(80, 100, 130))
+
+
+def _fanned() -> tuple[np.ndarray, np.ndarray]:
+    """A page of 14 rows photographed at a slant: its top edge slopes down to the right, its bottom edge up."""
+    src = np.array([[0, 0], [1400, 0], [1400, 2000], [0, 2000]], dtype=np.float32)
+    dst = np.array([[30, 20], [1370, 80], [1350, 1930], [50, 1990]], dtype=np.float32)
+    matrix = np.asarray(cv2.getPerspectiveTransform(src, dst), dtype=np.float64)
+    page = cv2.warpPerspective(_rows(), matrix, (1400, 2000), flags=cv2.INTER_CUBIC, borderValue=255)
+    return np.asarray(page, dtype=np.uint8), matrix
+
+
+def _band_heights(gray: np.ndarray) -> list[int]:
+    """The heights of the runs of rows holding ink: a level row of text is one run about a line high."""
+    inked = (gray < 128).sum(axis=1) > 0
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], inked.astype(np.int8), [0]])))
+    return [int(end - start) for start, end in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def test_bend_maps_a_point_there_and_back() -> None:
+    bend = Bend(slope=0.02, spread=-2e-5, centre=700.0)
+    x, y = np.array([0.0, 350.0, 1399.0]), np.array([5.0, 1000.0, 1990.0])
+    assert bend.bent_y(x, bend.source_y(x, y)) == pytest.approx(y)
+    assert bend.scaled(2).source_y(2 * x, 2 * y) == pytest.approx(2 * bend.source_y(x, y))
+
+
+def test_a_fanned_page_is_bent_straight_and_its_boxes_come_back_onto_it() -> None:
+    page, matrix = _fanned()
+    prepared = prepare(page)
+    assert prepared.bend is not None and prepared.moved
+    # The top edge slopes 60/1340, the bottom one -60/1300: the rows turn by about 5° down the page.
+    change = np.degrees(np.arctan(prepared.bend.spread * 1800))
+    assert -6.0 < change < -3.5
+    # Every row is level again: its band of ink one line high (33 px), where the rows near the top and the bottom of
+    # the photographed page (levelled as a whole, it needs no turn) slope across 50 px and more.
+    assert max(_band_heights(page)) > 50
+    assert len(_band_heights(prepared.image)) == len(ROWS)
+    assert max(_band_heights(prepared.image)) <= 35
+    lines = TesseractPageEngine(preprocess=True).read_page(Image.fromarray(page))
+    assert [line.text for line in lines] == ROWS
+    for row, line in enumerate(lines):
+        # The first word's box (page pixels of the photographed page) holds where its printed start went.
+        start = cv2.perspectiveTransform(np.array([[[84.0, 118.0 + 130 * row]]]), matrix)[0, 0]
+        x0, y0, x1, y1 = line.words[0].bbox
+        assert x0 - 5 <= start[0] <= x1 and y0 <= start[1] <= y1
+
+
+def test_a_box_taken_onto_a_bent_image_and_back_keeps_its_place() -> None:
+    prepared = prepare(_fanned()[0])
+    assert prepared.bend is not None
+    box = (400.0, 900.0, 420.0, 930.0)
+    x0, y0, x1, y1 = prepared.on_page(prepared.on_image(box))
+    assert x0 <= 400.5 and y0 <= 900.5 and x1 >= 419.5 and y1 >= 929.5
+    assert x1 - x0 < 26 and y1 - y0 < 36
+
+
+def test_pages_turned_as_a_whole_are_not_bent() -> None:
+    for angle in (-4.0, 0.0, 2.5):
+        turned, _ = _turned(_rows(), angle)
+        assert prepare(turned).bend is None
