@@ -76,6 +76,7 @@ def run(stage_input: StageInput) -> NormaliseOutput:
             for line in groups.lab_results
         ]
         labs, repeated = assemble.unique_lab_codes(labs)
+        labs, implausible = assemble.implausible_values(labs, vocabulary)
     with timer.step("postprocess"):
         versions = ModelVersions(
             detector=detect.model_version,
@@ -91,7 +92,7 @@ def run(stage_input: StageInput) -> NormaliseOutput:
             medications=medications,
             lab_results=labs,
             model_versions=versions,
-            reasons_found=repeated,
+            reasons_found=[*repeated, *implausible],
             page_confidence=page_confidence(ocr),
         )
     return NormaliseOutput(model_version=VERSION, result=result, timings=timer.timings())

@@ -319,6 +319,11 @@ class VocabularyIndex:
         return None
 
     # ------------------------------------------------------------------------------------------------ labs
+    def normal_range(self, code: str) -> tuple[float | None, float | None, str | None]:
+        """The flowsheet normal range of a LOINC code (low, high; None where it gives none) and its UCUM unit."""
+        row = self._loinc[code]
+        return row.norm_low, row.norm_high, row.ucum
+
     def match_lab_test(
         self, *, text: str, unit: str | None, reference: tuple[float | None, float | None] | None = None
     ) -> LabTestMatch | None:

@@ -277,3 +277,33 @@ def test_the_page_confidence_is_the_mean_of_its_words() -> None:
         model_version="t", lines=[line(1, 0.9, 0.7), line(1, 0.5), line(2), line(3, 1.0)], timings=StepTimer().timings()
     )
     assert page_confidence(ocr) == {1: pytest.approx(0.7), 3: 1.0}
+
+
+@pytest.mark.parametrize(
+    ("text", "spans", "held"),
+    [
+        # The decimal point lost: 1538 g/dL is a hundred times any haemoglobin.
+        ("HB 1538 g/dl 12.0 - 15.5", (("TEST", "HB"), ("VALUE", "1538"), ("UNIT", "g/dl")), True),
+        # The tagger marked only "T3" of "Pree T3" (free T3): 6.45 pg/mL is not a total T3 (90-245 ng/dL).
+        ("ao Pree T3 6.45 # pg/ml 1.30 + 4.50", (("TEST", "T3"), ("VALUE", "6.45"), ("UNIT", "pg/ml")), True),
+        ("Haemoglobin 15.38 g/dl 12.0 - 15.5", (("TEST", "Haemoglobin"), ("VALUE", "15.38"), ("UNIT", "g/dl")), False),
+        # Far out of range but within 50 times: the report's extreme, believed.
+        ("TSH 0.01 LOW mIU/L 0.35 - 5.50", (("TEST", "TSH"), ("VALUE", "0.01"), ("UNIT", "mIU/L")), False),
+        ("Bilirubin Total 0 mg/dL", (("TEST", "Bilirubin Total"), ("VALUE", "0"), ("UNIT", "mg/dL")), False),  # 0
+    ],
+)
+def test_a_value_its_code_cannot_have_takes_the_code_away_and_asks_for_review(
+    index: VocabularyIndex, calibration: Calibration, text: str, spans: tuple[tuple[str, str], ...], held: bool
+) -> None:
+    from services.normaliser.assemble import implausible_values, lab_result
+
+    lab = lab_result(_lab_line(text, *spans), vocabulary=index, calibration=calibration, sex=None)
+    assert lab.test.loinc is not None  # coded by its name
+    kept, reasons = implausible_values([lab], index)
+    assert (kept[0].test.loinc is None) == held
+    assert len(reasons) == int(held)
+    if held:
+        assert reasons[0].startswith(f"lab result 1: {lab.value_text} ") and lab.test.loinc.code in reasons[0]
+        assert kept[0].confidence <= 0.5 and kept[0].value == lab.value  # the value as read stays
+    else:
+        assert kept[0] == lab
