@@ -76,7 +76,7 @@ def run(stage_input: StageInput) -> NormaliseOutput:
             for line in groups.lab_results
         ]
         labs, repeated = assemble.unique_lab_codes(labs)
-        labs, implausible = assemble.implausible_values(labs, vocabulary)
+        implausible = assemble.implausible_values(labs, vocabulary)
     with timer.step("postprocess"):
         versions = ModelVersions(
             detector=detect.model_version,
