@@ -18,6 +18,13 @@ from shared.timing import StepTimer
 #: Detected region classes the OCR stage does not read, found with at least this confidence.
 CLUTTER = frozenset({"stamp"})
 CLUTTER_CONFIDENCE = 0.5
+#: Named in the stage's version after the engine's (provenance): what it paints out and from what confidence.
+CLUTTER_VERSION = f"blank-{'-'.join(sorted(CLUTTER))}{CLUTTER_CONFIDENCE}"
+
+
+def version() -> str:
+    """The OCR stage's version: the engine's, then what the stage paints out before it reads."""
+    return f"{get_engine().version}+{CLUTTER_VERSION}"
 
 
 def warm_up() -> None:
@@ -41,7 +48,7 @@ def run(stage_input: StageInput) -> OcrOutput:
             read = engine.read(prepared)
         with timer.step("postprocess"):
             lines.extend(_assign(line, page=page_regions.page, regions=page_regions.regions) for line in read)
-    return OcrOutput(model_version=engine.version, lines=lines, timings=timer.timings())
+    return OcrOutput(model_version=version(), lines=lines, timings=timer.timings())
 
 
 def clutter(regions: list[Region]) -> list[tuple[float, float, float, float]]:

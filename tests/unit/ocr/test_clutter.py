@@ -85,3 +85,8 @@ def test_an_unsure_stamp_and_other_classes_are_read() -> None:
     for regions in ([unsure], [signature]):
         read = pipeline.run(_stage_input(regions))
         assert [line.text for line in read.lines] == LINES
+
+
+def test_the_stage_version_names_the_engine_and_what_it_paints_out() -> None:
+    read = pipeline.run(_stage_input([]))
+    assert read.model_version == f"{pipeline.get_engine().version}+blank-stamp0.5"
