@@ -209,12 +209,15 @@ class Skew:
 
 def skew_search(gray: Gray) -> Skew:
     """:func:`skew_angle`'s search, which also finds each strip's sharpest angle from the same turned profiles."""
-    points = InkPoints.of(gray)
-    height, width = points.height, points.width
+    ink = cv2.threshold(255 - gray, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
+    small = cv2.resize(ink, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    height, width = small.shape
+    rows, columns = np.nonzero(small)
+    rows, columns = rows[::INK_SAMPLE], columns[::INK_SAMPLE]
+    weight = small[rows, columns].astype(np.float32)
+    x = columns.astype(np.float32) - np.float32(width / 2)
+    y = rows.astype(np.float32) - np.float32(height / 2)
     starts = np.arange(BEND_STRIPS) * (height - 1) // BEND_STRIPS
-    weight = points.weight
-    x = points.columns.astype(np.float32) - np.float32(width / 2)
-    y = points.rows.astype(np.float32) - np.float32(height / 2)
     best, best_angle = -1.0, 0.0
     strip_best = np.full(BEND_STRIPS, -1.0)
     strip_angles = np.zeros(BEND_STRIPS)
@@ -232,41 +235,20 @@ def skew_search(gray: Gray) -> Skew:
         profile[1:] += np.bincount(row, below, minlength=height + 1)[:-1]
         steps = np.diff(profile[:height]) ** 2
         sharpness = float(np.sum(steps))
+        mass = np.add.reduceat(profile[: height - 1], starts)
         if sharpness > best:
-            best, best_angle = sharpness, float(angle)
-            strip_ink = np.add.reduceat(profile[: height - 1], starts)
+            best, best_angle, strip_ink = sharpness, float(angle), mass
         # The turn moves ink across the strips' edges, and a strip's sharpness grows with the square of its ink.
-        mass = np.maximum(np.add.reduceat(profile[: height - 1], starts), 1.0)
-        per_strip = np.add.reduceat(steps, starts) / mass**2
+        per_strip = np.add.reduceat(steps, starts) / np.maximum(mass, 1.0) ** 2
         sharper = per_strip > strip_best
         strip_best[sharper], strip_angles[sharper] = per_strip[sharper], angle
-    rows = np.diff(np.append(starts, height - 1))
+    strip_rows = np.diff(np.append(starts, height - 1))
     return Skew(
         angle=best_angle,
         strip_angles=tuple(float(a) for a in strip_angles),
-        strip_heights=tuple(float(h) for h in (starts + rows / 2) * 2),
-        strip_ink=tuple(float(i) for i in strip_ink * INK_SAMPLE / 255 / (rows * width)),
+        strip_heights=tuple(float(h) for h in (starts + strip_rows / 2) * 2),
+        strip_ink=tuple(float(i) for i in strip_ink * INK_SAMPLE / 255 / (strip_rows * width)),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class InkPoints:
-    """The ink of a page at half size (Otsu threshold), every ``INK_SAMPLE``-th ink pixel: rows, columns, weights."""
-
-    rows: npt.NDArray[np.intp]
-    columns: npt.NDArray[np.intp]
-    weight: npt.NDArray[np.float32]
-    height: int
-    width: int
-
-    @classmethod
-    def of(cls, gray: Gray) -> InkPoints:
-        ink = cv2.threshold(255 - gray, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
-        small = cv2.resize(ink, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
-        height, width = small.shape
-        rows, columns = np.nonzero(small)
-        rows, columns = rows[::INK_SAMPLE], columns[::INK_SAMPLE]
-        return cls(rows, columns, small[rows, columns].astype(np.float32), height, width)
 
 
 def as_it_came(gray: Gray) -> Prepared:
@@ -282,12 +264,12 @@ def prepare(gray: Gray) -> Prepared:
     height, width = even.shape
     skew = skew_search(even)
     angle = skew.angle
+    image = even  # turned below, with the bend if there is one
     if abs(angle) < SKEW_STEP / 2:
-        angle, image, back = 0.0, even, IDENTITY.copy()
+        angle, back = 0.0, IDENTITY.copy()
     else:
         matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
         back = np.asarray(cv2.invertAffineTransform(matrix), dtype=np.float64)
-        image = even  # turned below, with the bend if there is one
     bend = row_bend(skew, width)
     scale = UPSCALE if width < SMALL_PAGE else 1
     if bend is not None:  # turned, enlarged and bent in one resampling of the light-evened page
