@@ -38,6 +38,11 @@ import numpy.typing as npt
 
 Gray = npt.NDArray[np.uint8]
 
+# One OpenCV thread per process, as one Tesseract thread (services.ocr.engine): every stage runs one worker process
+# per core, and OpenCV's own pool (a thread per core) would have them contend, and time a page's clean-up on two
+# cores where the stage has one. The detector's line refinement uses this module too.
+cv2.setNumThreads(1)
+
 #: Named in the OCR engine's version (provenance): change it with any step or constant here.
 PREPROCESS_VERSION = "light41-stretch1-90-deskew6proj2-bend8-0.5-up1300"
 #: Side of the closing that estimates the paper's brightness: wider than a character stroke, narrower than a shadow.
