@@ -234,7 +234,7 @@ def skew_search(gray: Gray) -> Skew:
     x = columns.astype(np.float32) - np.float32(width / 2)
     y = rows.astype(np.float32) - np.float32(height / 2)
     starts = np.arange(BEND_STRIPS) * (height - 1) // BEND_STRIPS
-    best, best_angle = -1.0, 0.0
+    best, best_angle = 0.0, 0.0  # a page without ink stays as it is
     strip_best = np.full(BEND_STRIPS, -1.0)
     strip_angles = np.zeros(BEND_STRIPS)
     strip_ink = np.zeros(BEND_STRIPS)

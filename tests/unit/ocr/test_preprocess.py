@@ -122,6 +122,12 @@ def test_a_level_page_is_left_as_it_is() -> None:
     assert np.array_equal(prepared.to_page, [[1, 0, 0], [0, 1, 0]])
 
 
+def test_a_page_without_ink_is_left_as_it_is() -> None:
+    for gray in (np.full((300, 1400), 255, dtype=np.uint8), np.full((300, 1400), 140, dtype=np.uint8)):
+        prepared = prepare(gray)
+        assert prepared.angle == 0.0 and not prepared.moved
+
+
 def test_page_box_takes_a_levelled_box_back_onto_the_turned_page() -> None:
     turned, matrix = _turned(_page(), 3.0)
     prepared = prepare(turned)
