@@ -36,11 +36,17 @@ def _page(angle: float = 0.0) -> Image.Image:
 
 
 def test_blank_paints_a_page_box_white_on_the_levelled_and_enlarged_image() -> None:
-    small = _page(angle=3.0).resize((700, 350), Image.Resampling.BILINEAR)  # turned and under 1300 px wide
-    prepared = prepare(np.asarray(small, dtype=np.uint8))
-    assert prepared.moved and prepared.angle != 0.0
+    # Photographed (the sheet on a darker desk, turned with it) and under 1300 px wide.
+    small = np.asarray(_page().resize((700, 350), Image.Resampling.BILINEAR), dtype=np.uint8)
+    matrix = cv2.getRotationMatrix2D((410, 235), 3.0, 1.0)
+    photo = cv2.warpAffine(
+        np.pad(small, 60, constant_values=80), matrix, (820, 470), flags=cv2.INTER_CUBIC, borderValue=80
+    )
+    prepared = prepare(np.asarray(photo, dtype=np.uint8))
+    assert prepared.moved and prepared.angle != 0.0 and prepared.image.shape == (2 * 470, 2 * 820)  # enlarged
     x0, y0, x1, y1 = STAMPED_ROW
-    half = (x0 / 2 - 10, y0 / 2 - 10, x1 / 2 + 10, y1 / 2 + 10)  # the row in the small page's pixels, turned a bit
+    corners = np.array([[x, y, 1.0] for x in (60 + x0 / 2, 60 + x1 / 2) for y in (60 + y0 / 2, 60 + y1 / 2)]) @ matrix.T
+    half = (*(corners.min(axis=0) - 4), *(corners.max(axis=0) + 4))  # the row in the photo's pixels
     blanked = blank(prepared, [half])
     assert blanked.to_page is prepared.to_page and blanked.page_size == prepared.page_size
     assert not np.array_equal(blanked.image, prepared.image)

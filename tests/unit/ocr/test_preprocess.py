@@ -83,9 +83,7 @@ def _light_reference(gray: np.ndarray) -> np.ndarray:
     """The light normalisation before it worked on (gray, paper) pairs (2026-12-06): float32 images of the page."""
     from services.ocr import preprocess
 
-    quiet = cv2.medianBlur(gray, 3)
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (preprocess.LIGHT_KERNEL, preprocess.LIGHT_KERNEL))
-    paper = cv2.GaussianBlur(cv2.morphologyEx(quiet, cv2.MORPH_CLOSE, kernel), (0, 0), 8)
+    paper = preprocess.paper_brightness(gray)
     ratio = gray.astype(np.float32) / np.maximum(paper.astype(np.float32), 1.0)
     ink = min(float(np.percentile(ratio, preprocess.INK_PERCENTILE)), preprocess.PAPER_SHARE - 0.2)
     share = preprocess.PAPER_SHARE
@@ -101,6 +99,23 @@ def test_light_normalisation_gives_the_bytes_the_float_images_gave() -> None:
     blank = np.full((300, 400), 233, dtype=np.uint8)  # no ink: the percentile falls between equal ratios
     for gray in (_page(), shaded, faint, blank, rng.integers(0, 256, (97, 131), dtype=np.uint8)):
         assert np.array_equal(normalise_light(gray), _light_reference(gray))
+
+
+def test_the_paper_smoothed_small_is_within_four_levels_of_the_full_size_blur() -> None:
+    from services.ocr import preprocess
+
+    rng = np.random.default_rng(3)
+    page = _page(size=(1403, 997))  # sides that do not divide by the scale
+    photo = np.full(page.shape, 70, dtype=np.uint8)  # the sheet on a dark table: the sharpest light there is
+    photo[60:-80, 90:-50] = page[60:-80, 90:-50]
+    photo = np.clip(photo + rng.normal(0, 8, page.shape), 0, 255).astype(np.uint8)
+    for gray in (page, photo):  # at 1/8 of the size the photo's comes 12 levels off
+        quiet = cv2.medianBlur(gray, 3)
+        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (preprocess.LIGHT_KERNEL, preprocess.LIGHT_KERNEL))
+        full = cv2.GaussianBlur(cv2.morphologyEx(quiet, cv2.MORPH_CLOSE, kernel), (0, 0), preprocess.LIGHT_SIGMA)
+        paper = preprocess.paper_brightness(gray)
+        assert paper.shape == gray.shape and paper.dtype == np.uint8
+        assert np.abs(paper.astype(int) - full).max() <= 4
 
 
 def test_the_ratio_percentile_is_numpys_of_the_ratios_themselves() -> None:
@@ -164,18 +179,27 @@ def test_faint_ink_on_grey_paper_comes_out_black_on_white() -> None:
     assert np.percentile(even[~ink], 5) > 240
 
 
-def test_a_small_page_is_read_enlarged_and_its_boxes_come_back_at_page_size() -> None:
+def test_a_small_photographed_page_is_read_enlarged_and_its_boxes_come_back_at_page_size() -> None:
     small = cv2.resize(_page(), (700, 350), interpolation=cv2.INTER_AREA)  # the page at half the resolution
-    prepared = prepare(small)
-    assert prepared.image.shape == (700, 1400)
-    assert prepared.moved and prepared.page_size == (700, 350)
+    photo = np.pad(small, 60, constant_values=80)  # on a darker desk: 820 × 470, a third of it desk
+    prepared = prepare(photo)
+    assert prepared.image.shape == (940, 1640)
+    assert prepared.moved and prepared.page_size == (820, 470)
     assert page_box((100.0, 200.0, 300.0, 240.0), prepared.to_page) == pytest.approx((50.0, 100.0, 150.0, 120.0))
-    lines = TesseractPageEngine(preprocess=True).read_page(Image.fromarray(small))
+    lines = TesseractPageEngine(preprocess=True).read_page(Image.fromarray(photo))
     assert [line.text for line in lines] == LINES
     for row, line in enumerate(lines):
         top, bottom = line.bbox[1], line.bbox[3]
-        assert top <= (145 + 150 * row) / 2 <= bottom  # the row's middle, in the small page's pixels
-        assert line.bbox[2] <= 700
+        assert top <= 60 + (145 + 150 * row) / 2 <= bottom  # the row's middle, in the photo's pixels
+        assert line.bbox[2] <= 820
+
+
+def test_a_small_scanned_page_is_read_at_its_size() -> None:
+    small = cv2.resize(_page(), (700, 350), interpolation=cv2.INTER_AREA)
+    prepared = prepare(small)  # no desk around it: scanned (or made) at that size
+    assert prepared.image.shape == (350, 700) and not prepared.moved
+    lines = TesseractPageEngine(preprocess=True).read_page(Image.fromarray(small))
+    assert [line.text for line in lines] == LINES
 
 
 def test_pair_counts_are_numpys_bincount_of_the_pairs() -> None:
