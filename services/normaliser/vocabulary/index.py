@@ -369,7 +369,10 @@ class VocabularyIndex:
         9.9 mg/d 8.6 - 10.2" is not the 24-hour urine test), among all codes of the name with a normal range but
         challenge tests ("TSH 0.35 - 5.50": the third-generation assay's 0.35–5.5)."""
         decided = _by_range(contenders, reference) if contenders else None
-        contradicted = (_range_distance(reference, _normal(ranked[0][1])) or 0.0) > RANGE_CONTRADICTS
+        # A bound that cannot be compared (a printed low of 0 or below where the code's is above: "——-3.80-4.80",
+        # OCR's dashes read as a minus) is no evidence against the code the name and unit chose.
+        distance = _range_distance(reference, _normal(ranked[0][1])) or 0.0
+        contradicted = RANGE_CONTRADICTS < distance < math.inf
         if decided is None and (contenders or contradicted):
             routine = [row for rank, row in ranked if rank[4]]
             decided = _by_range(routine, reference, known_only=True)

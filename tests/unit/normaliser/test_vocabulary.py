@@ -195,6 +195,15 @@ def test_a_range_that_contradicts_the_code_of_the_unit_chooses_again(index: Voca
     assert serum.code == loinc_code("Calcium [Mass/volume] in Serum or Plasma")
 
 
+def test_a_range_misread_below_zero_does_not_overrule_the_unit(index: VocabularyIndex) -> None:
+    # "3.80-4.80" after a run of dashes read as "-3.80 - 4.80": 10*6/uL is the blood count, not the urine sediment's
+    # count per high-power field (whose normal range, "<4", the misread range's upper bound is near)
+    blood = loinc_code("Erythrocytes [#/volume] in Blood by Automated count")
+    for reference in ((-3.8, 4.8), (0.0, 4.8), (3.8, 4.8)):
+        match = index.match_lab_test(text="RBC #", unit="10*6/uL", reference=reference)
+        assert match is not None and match.code == blood, reference
+
+
 def test_a_flowsheet_rate_per_24_is_not_a_bare_mass(index: VocabularyIndex) -> None:
     # some flowsheet rows write the 24-hour rate as "mg/24"; a unit OCR cut to "mg" ("mg /aL") must not choose it
     daily = index.match_lab_test(text="Creatinine", unit="mg/(24.h)")
