@@ -3,7 +3,7 @@
 ``tesseract-page``: one Tesseract recognition per page (never one per region); words are grouped into lines by
 Tesseract's own block/paragraph/line numbering.
 ``tesseract-page-prepared`` (the default): the same on the page after light normalisation, deskew and enlargement
-of small pages (:mod:`services.ocr.preprocess`), word boxes mapped back to page pixels. ``make eval``
+of small photographed pages (:mod:`services.ocr.preprocess`), word boxes mapped back to page pixels. ``make eval``
 (docs/evaluation.md) measured a lower character error rate on clean and degraded pages (0.021 / 0.086 against 0.031 /
 0.139) and better fields of prescriptions and lab reports.
 Both run Tesseract in this process through its C API (tesserocr, built from source against the system's
