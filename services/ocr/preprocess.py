@@ -20,7 +20,8 @@ rate of Tesseract on the corpus' validation pages (never the test split), varian
   at its size: enlarged, its specks and noise read as characters; on the small scanned pages of val and calib (71)
   the character error rate was 0.0829 / 0.1044 enlarged against 0.0620 / 0.0681 at their size, on the small
   photographs (103) 0.0865 / 0.0927 against 0.1029 / 0.0955 (2026-12-07). A photograph is told by the desk around
-  the sheet (:class:`Evened`).
+  the sheet (:class:`Evened`): one that fills its frame is read as a scan would be, and a scan with a dark border
+  (a scanner's open lid) is enlarged as photographs are, as every small page was before.
 
 Non-local-means denoising, bilateral or Gaussian smoothing, a 3×3 median of the whole page, Tesseract's Sauvola
 threshold and page-outline rectification did not pay, nor did smoothing the paper's brightness at half size to
