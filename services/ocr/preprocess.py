@@ -167,7 +167,7 @@ class Evened:
     def surround(self) -> float:
         """Share of the page darker than ``SURROUND_LEVEL`` of its brightest paper, ink taken out: the table or desk
         around a photographed sheet (0.12–0.28 of the small val and calib photos), none on a scan or a clean page (at
-        most 0.004). Measured only where it decides something (a small page), about 2 ms."""
+        most 0.004). Measured only where it decides something (a small page): about 2 ms, by hand."""
         brightest = float(np.percentile(self.closed, 95))
         return float(np.count_nonzero(self.closed < SURROUND_LEVEL * brightest)) / self.closed.size
 
