@@ -27,10 +27,10 @@ from shared.settings import get_settings
 #: Letterbox padding grey, as ultralytics pads during training.
 PAD_VALUE = 114
 #: Boxes the network scores at least this are returned, each with its confidence (consumers choose their own bar:
-#: the OCR stage paints out stamps from 0.5). Lowered from ultralytics' display default 0.25 on 2026-12-07: rows the
-#: network is unsure of are mostly real (val and calib, refined: degraded mAP50-95 of medication lines / lab rows
-#: 0.915 / 0.896 → 0.943 / 0.913 and 0.873 / 0.879 → 0.931 / 0.903, no class lower; 0.05 added under 0.006 more
-#: for two more boxes a page).
+#: the OCR stage drops the words of stamps from 0.5). Lowered from ultralytics' display default 0.25 on 2026-12-07:
+#: rows the network is unsure of are mostly real (val and calib, refined: degraded mAP50-95 of medication lines / lab
+#: rows 0.915 / 0.896 → 0.943 / 0.913 and 0.873 / 0.879 → 0.931 / 0.903, no class lower; 0.05 added under 0.006
+#: more for two more boxes a page).
 MIN_CONFIDENCE = 0.1
 
 

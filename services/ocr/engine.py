@@ -176,7 +176,7 @@ class TesseractPageEngine(Engine):
         if not prepared.moved:
             return lines
         width, height = prepared.page_size
-        return [_line([_on_page(word, prepared, width, height) for word in line.words]) for line in lines]
+        return [join_words([_on_page(word, prepared, width, height) for word in line.words]) for line in lines]
 
 
 def _on_page(word: Word, prepared: Prepared, width: int, height: int) -> Word:
@@ -196,10 +196,12 @@ def group_lines(data: dict[str, list[Any]]) -> list[OcrLine]:
         grouped.setdefault(key, []).append(
             Word(text=text, bbox=(left, top, left + width, top + height), confidence=min(1.0, conf / 100.0))
         )
-    return [_line(words) for _, words in sorted(grouped.items())]
+    return [join_words(words) for _, words in sorted(grouped.items())]
 
 
-def _line(words: list[Word]) -> OcrLine:
+def join_words(words: list[Word]) -> OcrLine:
+    """One line of ``words`` (in their order): their text joined by spaces, the box around them, their mean
+    confidence."""
     x0 = min(w.bbox[0] for w in words)
     y0 = min(w.bbox[1] for w in words)
     x1 = max(w.bbox[2] for w in words)
@@ -268,7 +270,7 @@ class RapidOcrEngine(Engine):
             )
             if words:
                 runs.append(Run(quad=corners, words=words))
-        return [_line([word for run in row for word in run.words]) for row in group_rows(runs)]
+        return [join_words([word for run in row for word in run.words]) for row in group_rows(runs)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,29 +1,38 @@
 """OCR stage: read the text of each page and attach every line to the detected region it falls in.
 
 The page is read whole, in one engine call (not region by region: crops of slightly skewed rows catch pieces of
-their neighbours, and the command-line engine would start a process per crop). What the detector found to be
-clutter (``CLUTTER``: stamps, whose ink Tesseract reads as stray words) is painted white first; with the whole-page
-detector nothing is.
+their neighbours, and the command-line engine would start a process per crop). Of what it read, the words inside
+what the detector found to be clutter (``CLUTTER``: stamps, whose ink Tesseract reads as stray words) are dropped,
+unless they also lie in a region of another class (a row or a caption a stamp was pressed over); with the
+whole-page detector nothing is.
+
+The words are dropped after reading, not painted out before it: Tesseract reads the whole page differently once
+any of it changes. Painting the stamps white changed lines far from them (on one degraded val page, 19 of the 26
+lines clear of its stamp), so the fields came out better on some pages and worse on others, and the stamp's own box
+also held pieces of the rows it was pressed over (docs/evaluation.md, 2026-12-07).
 """
 
 from __future__ import annotations
 
-from services.ocr.engine import OcrLine, get_engine
-from services.ocr.preprocess import blank
+from collections.abc import Sequence
+
+from services.ocr.engine import OcrLine, get_engine, join_words
 from shared.contracts.names import Stage
 from shared.contracts.stages import DetectOutput, OcrOutput, Region, TextLine
 from shared.stage_runner import StageInput
 from shared.timing import StepTimer
 
-#: Detected region classes the OCR stage does not read, found with at least this confidence.
+#: Detected region classes whose words the OCR stage drops, found with at least this confidence.
 CLUTTER = frozenset({"stamp"})
 CLUTTER_CONFIDENCE = 0.5
-#: Named in the stage's version after the engine's (provenance): what it paints out and from what confidence.
-CLUTTER_VERSION = f"blank-{'-'.join(sorted(CLUTTER))}{CLUTTER_CONFIDENCE}"
+#: How much of a word's box must lie inside a region for the word to count as in it.
+INSIDE = 0.5
+#: Named in the stage's version after the engine's (provenance): what it drops and from what confidence.
+CLUTTER_VERSION = f"drop-{'-'.join(sorted(CLUTTER))}{CLUTTER_CONFIDENCE}-words"
 
 
 def version() -> str:
-    """The OCR stage's version: the engine's, then what the stage paints out before it reads."""
+    """The OCR stage's version: the engine's, then which words the stage drops from what it read."""
     return f"{get_engine().version}+{CLUTTER_VERSION}"
 
 
@@ -43,21 +52,56 @@ def run(stage_input: StageInput) -> OcrOutput:
     for page_regions, image in zip(detected.pages, pages, strict=True):
         with timer.step("preprocess"):
             prepared = engine.prepare(image)
-            prepared = blank(prepared, clutter(page_regions.regions))
         with timer.step("infer"):
             read = engine.read(prepared)
         with timer.step("postprocess"):
-            lines.extend(_assign(line, page=page_regions.page, regions=page_regions.regions) for line in read)
+            kept = drop_clutter(read, page_regions.regions)
+            lines.extend(_assign(line, page=page_regions.page, regions=page_regions.regions) for line in kept)
     return OcrOutput(model_version=version(), lines=lines, timings=timer.timings())
+
+
+def is_clutter(region: Region) -> bool:
+    """Whether the region is clutter, found confidently enough to drop its words."""
+    return region.cls in CLUTTER and region.confidence >= CLUTTER_CONFIDENCE
 
 
 def clutter(regions: list[Region]) -> list[tuple[float, float, float, float]]:
     """The boxes of the regions not to read."""
-    return [r.bbox for r in regions if r.cls in CLUTTER and r.confidence >= CLUTTER_CONFIDENCE]
+    return [r.bbox for r in regions if is_clutter(r)]
+
+
+def drop_clutter(read: list[OcrLine], regions: list[Region]) -> list[OcrLine]:
+    """The lines read without the words inside clutter (and in no other region); a line left empty goes."""
+    boxes = clutter(regions)
+    if not boxes:
+        return read
+    others = [r.bbox for r in regions if r.cls not in CLUTTER]
+    kept = []
+    for line in read:
+        words = [w for w in line.words if not (_inside_any(w.bbox, boxes) and not _inside_any(w.bbox, others))]
+        if len(words) == len(line.words):
+            kept.append(line)
+        elif words:
+            kept.append(join_words(words))
+    return kept
+
+
+def _inside_any(bbox: tuple[float, float, float, float], boxes: list[tuple[float, float, float, float]]) -> bool:
+    """Whether at least ``INSIDE`` of ``bbox`` lies in one of ``boxes``."""
+    area = max(bbox[2] - bbox[0], 0.0) * max(bbox[3] - bbox[1], 0.0)
+    return area > 0 and any(_overlap(bbox, box) >= INSIDE * area for box in boxes)
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
 
 
 def _assign(line: OcrLine, *, page: int, regions: list[Region]) -> TextLine:
-    index = best_region(line.bbox, regions)
+    # A line kept from under a stamp is the stamp's only if it touches no other region.
+    read = [None if is_clutter(r) else r for r in regions]
+    index = best_region(line.bbox, read)
+    if index is None:
+        index = best_region(line.bbox, regions)
     return TextLine(
         page=page,
         text=line.text,
@@ -69,13 +113,13 @@ def _assign(line: OcrLine, *, page: int, regions: list[Region]) -> TextLine:
     )
 
 
-def best_region(bbox: tuple[float, float, float, float], regions: list[Region]) -> int | None:
-    """Index of the region covering most of ``bbox`` (None if it touches none)."""
+def best_region(bbox: tuple[float, float, float, float], regions: Sequence[Region | None]) -> int | None:
+    """Index of the region covering most of ``bbox`` (None if it touches none; a None region is skipped)."""
     best, best_area = None, 0.0
     for index, region in enumerate(regions):
-        x0, y0 = max(bbox[0], region.bbox[0]), max(bbox[1], region.bbox[1])
-        x1, y1 = min(bbox[2], region.bbox[2]), min(bbox[3], region.bbox[3])
-        area = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+        if region is None:
+            continue
+        area = _overlap(bbox, region.bbox)
         if area > best_area:
             best, best_area = index, area
     return best

@@ -35,7 +35,7 @@ page's pixels, where every stage keeps its coordinates.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -420,25 +420,6 @@ def unbend(page: Gray, bend: Bend, to_page: npt.NDArray[np.float64], size: tuple
             dst=bent[top : top + len(rows)],
         )  # fmt: skip
     return bent
-
-
-def blank(prepared: Prepared, boxes: list[tuple[float, float, float, float]]) -> Prepared:
-    """The prepared page with the given boxes (original page pixels) painted white: what OCR must not read.
-
-    Each box is taken into the prepared image (turned and scaled as the page was) and widened to the rectangle
-    enclosing it there.
-    """
-    if not boxes:
-        return prepared
-    image = prepared.image.copy()
-    height, width = image.shape
-    for box in boxes:
-        x0, y0, x1, y1 = prepared.on_image(box)
-        left, top = max(0, int(np.floor(x0))), max(0, int(np.floor(y0)))
-        right, bottom = min(width, int(np.ceil(x1))), min(height, int(np.ceil(y1)))
-        if right > left and bottom > top:
-            image[top:bottom, left:right] = 255
-    return replace(prepared, image=image)
 
 
 def page_box(box: tuple[float, float, float, float], to_page: npt.NDArray[np.float64]) -> tuple[float, ...]:
