@@ -7,7 +7,7 @@ unless they also lie in a region of another class (a row or a caption a stamp wa
 whole-page detector nothing is.
 
 The words are dropped after reading, not painted out before it: Tesseract reads the whole page differently once
-any of it changes. Painting the stamps white changed lines far from them (on one degraded val page, 19 of the 26
+any of it changes. Painting the stamps white changed lines far from them (on one degraded val page, 16 of the 27
 lines clear of its stamp), so the fields came out better on some pages and worse on others, and the stamp's own box
 also held pieces of the rows it was pressed over (docs/evaluation.md, 2026-12-07).
 """
