@@ -1,4 +1,4 @@
-"""What the detector calls clutter (stamps) is dropped from what OCR read; nothing else is, and no pixel changes."""
+"""What the detector calls clutter (stamps) is dropped from what OCR read, after reading; nothing else is."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from shared.stage_runner import StageInput
 from shared.timing import StepTimer
 
 LINES = ["Tab. Metformin 500 mg 1-0-1 x 30 days", "BLUE CROSS PHARMACY SEAL", "Hemoglobin 13.5 g/dL"]
-#: Where the second row is printed on the page (x0, y0, x1, y1), before the page is turned.
+#: Where the second row is printed on the page (x0, y0, x1, y1).
 STAMPED_ROW = (40.0, 250.0, 1300.0, 330.0)
 
 
