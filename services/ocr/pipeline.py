@@ -55,8 +55,13 @@ def run(stage_input: StageInput) -> OcrOutput:
         with timer.step("infer"):
             read = engine.read(prepared)
         with timer.step("postprocess"):
-            kept = drop_clutter(read, page_regions.regions)
-            lines.extend(_assign(line, page=page_regions.page, regions=page_regions.regions) for line in kept)
+            regions = page_regions.regions
+            # A line kept from under a stamp is the stamp's only if it touches no other region.
+            read_regions = [None if is_clutter(r) else r for r in regions]
+            lines.extend(
+                _assign(line, page=page_regions.page, regions=regions, read_regions=read_regions)
+                for line in drop_clutter(read, regions)
+            )
     return OcrOutput(model_version=version(), lines=lines, timings=timer.timings())
 
 
@@ -96,10 +101,9 @@ def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float,
     return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
 
 
-def _assign(line: OcrLine, *, page: int, regions: list[Region]) -> TextLine:
-    # A line kept from under a stamp is the stamp's only if it touches no other region.
-    read = [None if is_clutter(r) else r for r in regions]
-    index = best_region(line.bbox, read)
+def _assign(line: OcrLine, *, page: int, regions: list[Region], read_regions: Sequence[Region | None]) -> TextLine:
+    """The line in the region of ``read_regions`` (the regions, clutter as None) covering most of it, else in any."""
+    index = best_region(line.bbox, read_regions)
     if index is None:
         index = best_region(line.bbox, regions)
     return TextLine(

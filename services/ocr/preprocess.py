@@ -104,11 +104,6 @@ class Bend:
         """Where the bent page's pixel ``(x, y)`` comes from: ``(x, source_y)`` of the page before the bend."""
         return y + (self.slope + self.spread * y) * (x - self.centre)
 
-    def bent_y(self, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        """The inverse of :meth:`source_y`: where the pixel ``(x, y)`` of the page before the bend goes."""
-        offset = x - self.centre
-        return (y - self.slope * offset) / (1 + self.spread * offset)
-
     def scaled(self, factor: float) -> Bend:
         """The same bend of the page enlarged ``factor`` times."""
         return Bend(slope=self.slope, spread=self.spread / factor, centre=self.centre * factor)
@@ -135,14 +130,6 @@ class Prepared:
         if self.bend is not None:
             corners[:, 1] = self.bend.source_y(corners[:, 0], corners[:, 1])
         return _enclosing(_affine(corners, self.to_page))
-
-    def on_image(self, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
-        """The box enclosing a box of the original page once its corners are taken into this image."""
-        to_image = np.asarray(cv2.invertAffineTransform(self.to_page), dtype=np.float64)
-        corners = _affine(_corners(box), to_image)
-        if self.bend is not None:
-            corners[:, 1] = self.bend.bent_y(corners[:, 0], corners[:, 1])
-        return _enclosing(corners)
 
 
 IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
@@ -186,7 +173,7 @@ def even_light(gray: Gray) -> Evened:
     from the pairs' counts and the stretch is a table of them, the same bytes as dividing and stretching the page's
     float32 images (a unit test), without a float image of the page.
     """
-    paper, closed = _paper(gray)
+    paper, closed = paper_brightness(gray)
     pair = np.empty(gray.shape, dtype=np.uint16)
     np.left_shift(gray, 8, out=pair, dtype=np.uint16)
     np.bitwise_or(pair, paper, out=pair)
@@ -200,8 +187,9 @@ def even_light(gray: Gray) -> Evened:
     return Evened(image=even, closed=closed)
 
 
-def paper_brightness(gray: Gray) -> Gray:
-    """The paper's brightness under every pixel: a closing wider than a stroke takes the ink out (after a 3×3 median
+def paper_brightness(gray: Gray) -> tuple[Gray, Gray]:
+    """The paper's brightness under every pixel, and the page closed at 1/``LIGHT_SCALE`` of its size (before the
+    Gaussian, for :meth:`Evened.surround`): a closing wider than a stroke takes the ink out (after a 3×3 median
     takes out the specks), a Gaussian of σ ``LIGHT_SIGMA`` smooths what is left.
 
     The Gaussian is taken at 1/``LIGHT_SCALE`` of the page's size (area-averaged, σ scaled alike) and enlarged back
@@ -210,11 +198,6 @@ def paper_brightness(gray: Gray) -> Gray:
     23.8 ms a page on the 27 pages of ``make bench``, by hand): the full-size blur, a 49-tap kernel each way, had been
     the clean-up's largest step.
     """
-    return _paper(gray)[0]
-
-
-def _paper(gray: Gray) -> tuple[Gray, Gray]:
-    """:func:`paper_brightness`, and the closed page at 1/``LIGHT_SCALE`` of its size, before the Gaussian."""
     quiet = cv2.medianBlur(gray, 3)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (LIGHT_KERNEL, LIGHT_KERNEL))
     closed = cv2.morphologyEx(quiet, cv2.MORPH_CLOSE, kernel)
@@ -252,20 +235,6 @@ def ratio_percentile(counts: npt.NDArray[np.int64], percentile: float) -> float:
     return float(high - step * (1 - gamma) if gamma >= 0.5 else low + step * gamma)
 
 
-def skew_angle(gray: Gray) -> float:
-    """The rotation (degrees) that levels the text rows: the one whose row profile of ink is sharpest.
-
-    The ink (Otsu threshold, half size) is not turned as an image for each angle: its pixels' centres are turned
-    about the page's centre as OpenCV's rotation matrix turns them, those that leave the frame are dropped, and each
-    adds its ink to the two rows its turned height falls between (linear weights), as the rows of the turned image
-    would hold it. This picked the angle of the former search (``cv2.warpAffine`` of the ink per angle) on 1,052 of
-    1,053 train, calib and val pages, the other a step away, in about 40 % of its time (2026-12-06). Counting only
-    every ``INK_SAMPLE``-th ink pixel (in row order) then kept its angle on 567 of 568 calib and val pages, the other
-    a step away, and val CER unchanged (0.0268 / 0.0682).
-    """
-    return skew_search(gray).angle
-
-
 @dataclass(frozen=True, slots=True)
 class Skew:
     """The angle that levels a page and, for each of its ``BEND_STRIPS`` horizontal strips (of the turned page), the
@@ -278,7 +247,17 @@ class Skew:
 
 
 def skew_search(gray: Gray) -> Skew:
-    """:func:`skew_angle`'s search, which also finds each strip's sharpest angle from the same turned profiles."""
+    """The rotation (degrees) that levels the text rows: the one whose row profile of ink is sharpest; and each
+    strip's sharpest angle, from the same turned profiles.
+
+    The ink (Otsu threshold, half size) is not turned as an image for each angle: its pixels' centres are turned
+    about the page's centre as OpenCV's rotation matrix turns them, those that leave the frame are dropped, and each
+    adds its ink to the two rows its turned height falls between (linear weights), as the rows of the turned image
+    would hold it. This picked the angle of the former search (``cv2.warpAffine`` of the ink per angle) on 1,052 of
+    1,053 train, calib and val pages, the other a step away, in about 40 % of its time (2026-12-06). Counting only
+    every ``INK_SAMPLE``-th ink pixel (in row order) then kept its angle on 567 of 568 calib and val pages, the other
+    a step away, and val CER unchanged (0.0268 / 0.0682).
+    """
     ink = cv2.threshold(255 - gray, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
     small = cv2.resize(ink, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
     height, width = small.shape
@@ -420,14 +399,6 @@ def unbend(page: Gray, bend: Bend, to_page: npt.NDArray[np.float64], size: tuple
             dst=bent[top : top + len(rows)],
         )  # fmt: skip
     return bent
-
-
-def page_box(box: tuple[float, float, float, float], to_page: npt.NDArray[np.float64]) -> tuple[float, ...]:
-    """The box enclosing a prepared-image box after mapping its corners back onto the original page.
-
-    Any 2×3 affine map works: with the inverse of ``to_page`` it takes a page box into the prepared image.
-    """
-    return _enclosing(_affine(_corners(box), to_page))
 
 
 def _affine(points: npt.NDArray[np.float64], matrix: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
